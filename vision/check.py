@@ -1,0 +1,80 @@
+"""The check pipeline: plain calls of the stages.
+
+    load_image -> find_candidates -> embed -> match_brands -> decide
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .candidates import CandidateConfig, find_candidates
+from .embed import Embedder, embed, load_embedder
+from .errors import AuthcheckError, GalleryError
+from .gallery import Gallery, open_gallery
+from .index import RefIndex, load_index, save_index, sync_index, verify_index
+from .load import LoadLimits, load_image
+from .log import logger
+from .match import match_brands
+from .record import CheckRecord
+from .verdict import VerdictConfig, decide
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    candidates: CandidateConfig = field(default_factory=CandidateConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    limits: LoadLimits = field(default_factory=LoadLimits)
+    neighbours: int = 10
+
+
+@dataclass
+class Context:
+    """What checking needs, loaded once: the gallery, its embedder and its index."""
+
+    gallery: Gallery
+    embedder: Embedder
+    index: RefIndex
+    brand_names: dict[str, str]
+    config: CheckConfig = field(default_factory=CheckConfig)
+
+
+def open_context(gallery: str | os.PathLike | None = None, model: str | None = None, threads: int = 0,
+                 config: CheckConfig = CheckConfig()) -> Context:
+    """Load gallery, embedder and index. An index that lags behind the gallery (a reference added or removed
+    since it was written) is brought up to date and saved; one built by another embedder is refused."""
+    g = open_gallery(gallery)
+    embedder = load_embedder(model, threads=threads)
+    index = load_index(g, embedder)
+    if index is None or verify_index(g, index):
+        with g.locked():
+            index = load_index(g, embedder)
+            if index is None or verify_index(g, index):
+                logger.warning("index of %s is missing or out of date; updating it", g.root)
+                index = sync_index(g, embedder, index)
+                save_index(index, g)
+    if len(index) == 0:
+        raise GalleryError(f"gallery {g.root} has no reference images; add some with `authcheck gallery add`")
+    return Context(g, embedder, index, {b.slug: b.name for b in g.brands()}, config)
+
+
+def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str | None = None) -> CheckRecord:
+    """Check one listing photo (a file path or an RGB uint8 array). Never raises for a bad image: returns an
+    `error` record whose `error` says what is wrong."""
+    t0 = time.perf_counter()
+    label = path if path is not None else (str(image) if not isinstance(image, np.ndarray) else "<array>")
+    try:
+        rgb = image if isinstance(image, np.ndarray) else load_image(Path(image), ctx.config.limits)
+        boxes = find_candidates(rgb, ctx.config.candidates)
+        crops = [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]
+        vectors = embed(ctx.embedder, crops)
+        hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours)
+        record = decide(label, hits, ctx.brand_names, ctx.config.verdict)
+    except AuthcheckError as e:
+        record = CheckRecord.error_row(label, str(e))
+    record.seconds = time.perf_counter() - t0
+    return record

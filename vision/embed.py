@@ -1,0 +1,150 @@
+"""Stage: embed image crops with an ONNX model described by its manifest.
+
+The manifest (`weights/<model>.json`) carries the preprocessing (input size, mean/std, resize rule) with the
+weights, so the transform can never drift from the model. Only onnxruntime is used here, never torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import ModelError
+from .fsio import sha256_file
+from .log import logger
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = "efficientnet_lite0_imagenet"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    file: str  # ONNX file, relative to the manifest's folder
+    sha256: str
+    input_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    dim: int
+    pooling: str
+    resize: str = "letterbox"  # longest side to input_size, pad with the crop's border colour
+    license: str = ""
+    source: str = ""
+    extra: dict | None = None  # training config, commit, export details: informational
+
+    @property
+    def id(self) -> str:
+        """What an index records to tell embedders apart: name and weights hash."""
+        return f"{self.name}@{self.sha256[:16]}"
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Manifest":
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"model manifest not found: {path}") from None
+        except (OSError, ValueError) as e:
+            raise ModelError(f"model manifest {path} is unreadable: {e}") from None
+        known = {f.name for f in fields(cls)}
+        if not isinstance(raw, dict):
+            raise ModelError(f"model manifest {path} is not a JSON object")
+        missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in raw]
+        if missing:
+            raise ModelError(f"model manifest {path} lacks fields: {missing}")
+        kw = {k: v for k, v in raw.items() if k in known}
+        kw["mean"], kw["std"] = tuple(kw["mean"]), tuple(kw["std"])
+        return cls(**kw)
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def resolve_manifest(model: str | os.PathLike | None = None) -> Path:
+    """A model name (looked up in weights/), a manifest path, or None for the default model."""
+    model = model or os.environ.get("AUTHCHECK_MODEL") or DEFAULT_MODEL
+    p = Path(model)
+    if p.suffix == ".json" or p.exists():
+        return p
+    return WEIGHTS_DIR / f"{model}.json"
+
+
+class Embedder:
+    """An onnxruntime session plus its manifest. Inputs: RGB uint8 crops of any size; output (N, dim) float32."""
+
+    def __init__(self, manifest_path: str | os.PathLike, threads: int = 0, verify_sha: bool = True):
+        import onnxruntime as ort
+
+        self.manifest_path = Path(manifest_path)
+        self.manifest = Manifest.read(self.manifest_path)
+        onnx_path = self.manifest_path.parent / self.manifest.file
+        if not onnx_path.is_file():
+            raise ModelError(f"model file missing: {onnx_path}")
+        if verify_sha and sha256_file(onnx_path) != self.manifest.sha256:
+            raise ModelError(f"model file {onnx_path} does not match the sha256 in its manifest; refusing to load it")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelError(f"onnxruntime cannot load {onnx_path}: {e}") from None
+        self._input = self.session.get_inputs()[0].name
+        m = self.manifest
+        self._mean = np.asarray(m.mean, np.float32).reshape(1, 1, 3) * 255.0
+        self._inv_std = 1.0 / (np.asarray(m.std, np.float32).reshape(1, 1, 3) * 255.0)
+        logger.debug("loaded embedder %s (dim %d, %d threads)", m.id, m.dim, threads)
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.dim
+
+    def preprocess(self, crop: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (3, S, S) float32, normalised as the manifest says."""
+        s = self.manifest.input_size
+        x = letterbox(crop, s) if self.manifest.resize == "letterbox" else cv2.resize(
+            crop, (s, s), interpolation=cv2.INTER_AREA)
+        x = (x.astype(np.float32) - self._mean) * self._inv_std
+        return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+    def __call__(self, crops: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
+        return embed(self, crops, batch_size)
+
+
+def letterbox(crop: np.ndarray, size: int) -> np.ndarray:
+    """Scale the longest side to `size`, keep the aspect ratio, pad with the median colour of the crop's border."""
+    h, w = crop.shape[:2]
+    scale = size / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(crop, (nw, nh), interpolation=interp)
+    border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]], axis=0)
+    out = np.empty((size, size, 3), np.uint8)
+    out[:] = np.median(border, axis=0).astype(np.uint8)
+    y0, x0 = (size - nh) // 2, (size - nw) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = resized
+    return out
+
+
+def embed(embedder: Embedder, crops: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
+    """Embed RGB uint8 crops. Returns (N, dim) float32, each row L2-normalised; (0, dim) for no crops."""
+    if len(crops) == 0:
+        return np.zeros((0, embedder.dim), np.float32)
+    out = []
+    for i in range(0, len(crops), batch_size):
+        batch = np.stack([embedder.preprocess(c) for c in crops[i:i + batch_size]])
+        out.append(embedder.session.run(None, {embedder._input: batch})[0])
+    v = np.concatenate(out).astype(np.float32)
+    # the model normalises already; renormalise so an embedder exported without it still satisfies the contract
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def load_embedder(model: str | os.PathLike | None = None, threads: int = 0) -> Embedder:
+    """Load by model name, manifest path or the default (env AUTHCHECK_MODEL overrides the default)."""
+    return Embedder(resolve_manifest(model), threads=threads)

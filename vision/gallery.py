@@ -1,0 +1,252 @@
+"""The reference gallery on disk.
+
+    <gallery>/<brand>/brand.json      manifest: display name, wordmark, colours, and every reference image
+    <gallery>/<brand>/logos/*.png     reference images, named by content hash
+    <gallery>/<brand>/products/*.jpg
+    <gallery>/.index/                 the FAISS index and its sidecar (vision.index)
+    <gallery>/.lock                   advisory lock held by every writer
+
+brand.json is the commit point of a brand: an image file that it does not list is not part of the gallery.
+Brand names are slugs, so no brand folder can point outside the gallery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .errors import BrandNameError, GalleryError, ImageError
+from .fsio import atomic_write_bytes, atomic_write_json, file_lock, sha256_bytes, sha256_file
+from .load import LoadLimits, image_format, load_image
+from .log import logger
+
+KINDS = ("logo", "product")
+MANIFEST = "brand.json"
+FORMAT = 1
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+_COLOR = re.compile(r"^#[0-9a-f]{6}$")
+_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
+
+
+def gallery_root(path: str | os.PathLike | None = None) -> Path:
+    """--gallery, else $AUTHCHECK_GALLERY, else ./reference_gallery."""
+    return Path(path or os.environ.get("AUTHCHECK_GALLERY") or "reference_gallery")
+
+
+def check_slug(name: str) -> str:
+    """Return `name` if it is a safe brand slug, else raise BrandNameError saying what would be accepted."""
+    if not isinstance(name, str) or not _SLUG.match(name):
+        hint = re.sub(r"[^a-z0-9_-]+", "-", str(name).lower()).strip("-_")[:64]
+        raise BrandNameError(
+            f"invalid brand name {name!r}: use a slug of lowercase letters, digits, '-' and '_' "
+            f"(1-64 characters, starting and ending with a letter or digit)" + (f", e.g. {hint!r}" if hint else ""))
+    return name
+
+
+def check_color(color: str) -> str:
+    c = color.strip().lower()
+    c = c if c.startswith("#") else "#" + c
+    if not _COLOR.match(c):
+        raise GalleryError(f"invalid colour {color!r}: use #rrggbb")
+    return c
+
+
+@dataclass(frozen=True)
+class Reference:
+    file: str  # relative to the brand folder, e.g. "logos/3f2a....png"
+    kind: str  # "logo" | "product"
+    sha256: str
+    source: str = ""  # original file name, for people
+
+
+@dataclass(frozen=True)
+class Brand:
+    slug: str
+    name: str
+    wordmark: str | None = None
+    colors: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "slug": self.slug, "name": self.name, "wordmark": self.wordmark,
+                "colors": list(self.colors), "references": [vars(r) for r in self.references]}
+
+    @classmethod
+    def from_json(cls, raw: object, where: str) -> "Brand":
+        try:
+            if not isinstance(raw, dict):
+                raise TypeError("not a JSON object")
+            refs = []
+            for r in raw.get("references", []):
+                ref = Reference(file=str(r["file"]), kind=str(r["kind"]), sha256=str(r["sha256"]),
+                                source=str(r.get("source", "")))
+                _check_ref_path(ref.file)
+                if ref.kind not in KINDS:
+                    raise ValueError(f"unknown reference kind {ref.kind!r}")
+                refs.append(ref)
+            wordmark = raw.get("wordmark")
+            return cls(slug=check_slug(raw["slug"]), name=str(raw.get("name") or raw["slug"]),
+                       wordmark=None if wordmark in (None, "") else str(wordmark),
+                       colors=tuple(check_color(str(c)) for c in raw.get("colors", [])), references=tuple(refs))
+        except (KeyError, TypeError, ValueError, BrandNameError, GalleryError) as e:
+            raise GalleryError(f"{where} is malformed: {e}") from None
+
+
+def _check_ref_path(rel: str) -> None:
+    parts = Path(rel).parts
+    if len(parts) != 2 or parts[0] not in ("logos", "products") or parts[1].startswith(".") or "\\" in rel:
+        raise ValueError(f"reference path {rel!r} is not logos/<file> or products/<file>")
+
+
+class Gallery:
+    """A gallery folder. Reading needs no lock; every change happens under `locked()`."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def brand_dir(self, slug: str) -> Path:
+        return self.root / check_slug(slug)
+
+    def ref_path(self, slug: str, ref: Reference) -> Path:
+        return self.brand_dir(slug) / ref.file
+
+    def slugs(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if _SLUG.match(p.name) and (p / MANIFEST).is_file() and not p.is_symlink())
+
+    def brand(self, slug: str) -> Brand:
+        path = self.brand_dir(slug) / MANIFEST
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise GalleryError(f"no brand {slug!r} in gallery {self.root}") from None
+        except (OSError, ValueError) as e:
+            raise GalleryError(f"{path} is unreadable: {e}") from None
+        brand = Brand.from_json(raw, str(path))
+        if brand.slug != slug:
+            raise GalleryError(f"{path} names brand {brand.slug!r} but lives in folder {slug!r}")
+        return brand
+
+    def brands(self) -> list[Brand]:
+        return [self.brand(s) for s in self.slugs()]
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.root / ".lock"):
+            yield
+
+
+def open_gallery(root: str | os.PathLike | None = None, must_exist: bool = True) -> Gallery:
+    g = Gallery(gallery_root(root))
+    if must_exist and not g.root.is_dir():
+        raise GalleryError(f"gallery folder {g.root} does not exist (create one with `authcheck gallery add`)")
+    return g
+
+
+def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLike], kind: str = "logo",
+                   name: str | None = None, wordmark: str | None = None, colors: Sequence[str] | None = None,
+                   limits: LoadLimits = LoadLimits()) -> Brand:
+    """Register `images` (validated as images first) as references of brand `slug`, creating the brand if new.
+
+    `name`, `wordmark` and `colors` update the brand's details when given. Returns the new Brand. Re-adding an
+    identical image is a no-op. Caller holds no lock; this takes it. Does not touch the index.
+    """
+    check_slug(slug)
+    if kind not in KINDS:
+        raise GalleryError(f"invalid kind {kind!r}: use one of {', '.join(KINDS)}")
+    colors = tuple(check_color(c) for c in colors) if colors is not None else None
+    staged = []
+    for img in images:  # validate everything before writing anything
+        p = Path(img)
+        load_image(p, limits)  # raises ImageError with the reason
+        suffix = _SUFFIXES.get(image_format(p), ".img")
+        data = p.read_bytes()
+        staged.append((data, sha256_bytes(data), suffix, p.name))
+    with gallery.locked():
+        bdir = gallery.brand_dir(slug)
+        try:
+            brand = gallery.brand(slug)
+        except GalleryError:
+            if (bdir / MANIFEST).exists():
+                raise
+            brand = Brand(slug=slug, name=name or slug)
+        refs = list(brand.references)
+        known = {r.sha256 for r in refs}
+        for data, digest, suffix, source in staged:
+            if digest in known:
+                logger.info("%s: %s is already a reference", slug, source)
+                continue
+            ref = Reference(file=f"{kind}s/{digest[:20]}{suffix}", kind=kind, sha256=digest, source=source)
+            atomic_write_bytes(bdir / ref.file, data)
+            refs.append(ref)
+            known.add(digest)
+        brand = replace(brand, references=tuple(refs),
+                        name=name or brand.name,
+                        wordmark=brand.wordmark if wordmark is None else (wordmark.strip() or None),
+                        colors=brand.colors if colors is None else colors)
+        atomic_write_json(bdir / MANIFEST, brand.to_json())
+    return brand
+
+
+def remove_brand(gallery: Gallery, slug: str) -> None:
+    """Delete brand `slug` and its images. The manifest goes first (atomic rename), so a crash leaves no half brand."""
+    with gallery.locked():
+        bdir = gallery.brand_dir(slug)
+        if not (bdir / MANIFEST).is_file():
+            raise GalleryError(f"no brand {slug!r} in gallery {gallery.root}")
+        trash = gallery.root / f".trash-{slug}-{uuid.uuid4().hex[:8]}"
+        os.replace(bdir, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def verify_files(gallery: Gallery) -> list[str]:
+    """Problems between manifests and files: malformed manifests, missing or altered images, stray files.
+    Returns plain-language strings; an empty list means the files agree with the manifests."""
+    problems = []
+    if not gallery.root.is_dir():
+        return [f"gallery folder {gallery.root} does not exist"]
+    for p in sorted(gallery.root.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if not _SLUG.match(p.name):
+            problems.append(f"{p.name}: not a valid brand folder name")
+        elif p.is_symlink():
+            problems.append(f"{p.name}: brand folder is a symbolic link")
+        elif p.is_dir() and not (p / MANIFEST).is_file():
+            problems.append(f"{p.name}: folder has no {MANIFEST}")
+    for slug in gallery.slugs():
+        try:
+            brand = gallery.brand(slug)
+        except GalleryError as e:
+            problems.append(str(e))
+            continue
+        listed = set()
+        for ref in brand.references:
+            path = gallery.ref_path(slug, ref)
+            listed.add(ref.file)
+            if not path.is_file():
+                problems.append(f"{slug}: reference {ref.file} is missing")
+            elif sha256_file(path) != ref.sha256:
+                problems.append(f"{slug}: reference {ref.file} was altered (sha256 differs)")
+        for sub in ("logos", "products"):
+            for f in sorted((gallery.brand_dir(slug) / sub).glob("*")):
+                rel = f"{sub}/{f.name}"
+                if rel not in listed and not f.name.startswith("."):
+                    problems.append(f"{slug}: {rel} is not listed in {MANIFEST}")
+        if not brand.references:
+            problems.append(f"{slug}: brand has no reference images")
+    return problems
+
+
+__all__ = ["Brand", "Gallery", "Reference", "add_references", "check_slug", "gallery_root", "open_gallery",
+           "remove_brand", "verify_files", "ImageError"]

@@ -1,0 +1,219 @@
+"""Stage: the FAISS index of a gallery's reference images, with a JSON sidecar.
+
+    <gallery>/.index/index.json           sidecar: embedder id, dim, preprocessing, entries (id -> reference)
+    <gallery>/.index/vectors-<hash>.faiss the FAISS index the sidecar names
+
+The sidecar is the commit point: a new FAISS file is written under a new name first, then the sidecar is replaced
+atomically, then old FAISS files are deleted. A reader therefore always finds a complete, matching pair.
+
+Each reference contributes one or more *views* (for logos: as printed, dark ink on light, light ink on dark),
+so that a logo printed in any colour on any surface finds its reference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import faiss
+import numpy as np
+
+from .embed import Embedder, embed
+from .errors import GalleryError, IndexMismatchError
+from .fsio import atomic_write_bytes, atomic_write_json, sha256_bytes
+from .gallery import Gallery
+from .load import load_image
+from .log import logger
+
+INDEX_DIR = ".index"
+SIDECAR = "index.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    brand: str
+    file: str  # relative to the brand folder
+    kind: str  # "logo" | "product"
+    sha256: str  # of the reference image
+    view: str  # "image" | "dark-on-light" | "light-on-dark"
+
+
+class RefIndex:
+    """Inner-product FAISS index over L2-normalised vectors (inner product = cosine similarity) with ids that
+    survive removals (IndexIDMap2), and the entry each id stands for."""
+
+    def __init__(self, embedder_id: str, dim: int, preprocessing: dict):
+        self.embedder_id = embedder_id
+        self.dim = dim
+        self.preprocessing = preprocessing
+        self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.entries: dict[int, Entry] = {}
+        self.next_id = 0
+
+    def __len__(self) -> int:
+        return self.faiss.ntotal
+
+    def add(self, vectors: np.ndarray, entries: list[Entry]) -> None:
+        assert vectors.shape == (len(entries), self.dim), (vectors.shape, len(entries), self.dim)
+        ids = np.arange(self.next_id, self.next_id + len(entries), dtype=np.int64)
+        self.faiss.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+        self.entries.update(zip(ids.tolist(), entries))
+        self.next_id += len(entries)
+
+    def remove(self, ids: Iterable[int]) -> int:
+        ids = np.fromiter(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return 0
+        n = self.faiss.remove_ids(ids)
+        for i in ids.tolist():
+            self.entries.pop(i, None)
+        return int(n)
+
+    def search(self, queries: np.ndarray, k: int, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """queries (N, dim) float32 L2-normalised -> (sims (N, k) float32, ids (N, k) int64), best first.
+        `subset` (int64 ids) restricts the search to those entries. Missing neighbours (k larger than what there
+        is to find) have id -1 and similarity -inf."""
+        if len(queries) == 0 or len(self) == 0 or (subset is not None and len(subset) == 0):
+            return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
+        params = None if subset is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(subset))
+        sims, ids = self.faiss.search(np.ascontiguousarray(queries, np.float32), k, params=params)
+        sims[ids < 0] = -np.inf
+        return sims, ids
+
+    def brand_views(self) -> np.ndarray:
+        """Ids of the entries that stand for a brand in retrieval: its logo views, or its product photos when it
+        has no logo. Whole product photos match on background, not on the logo, so logos come first."""
+        with_logo = {e.brand for e in self.entries.values() if e.kind == "logo"}
+        return np.array(sorted(i for i, e in self.entries.items() if e.kind == "logo" or e.brand not in with_logo),
+                        dtype=np.int64)
+
+    def keys(self) -> set[tuple[str, str]]:
+        """(brand, reference sha256) pairs present."""
+        return {(e.brand, e.sha256) for e in self.entries.values()}
+
+
+def reference_views(image_rgba: np.ndarray, kind: str) -> list[tuple[str, np.ndarray]]:
+    """The crops a reference contributes: (view name, RGB uint8). Logos also contribute their ink in both
+    polarities, because a printed logo takes the product's colours, not the brand's."""
+    rgb = _flatten(image_rgba)
+    views = [("image", rgb)]
+    if kind == "logo":
+        ink = _ink_mask(image_rgba)
+        if ink is not None:
+            dark = (255 - 235 * ink[..., None]).astype(np.uint8).repeat(3, axis=2)
+            views += [("dark-on-light", dark), ("light-on-dark", (255 - dark).astype(np.uint8))]
+    return views
+
+
+def _flatten(rgba: np.ndarray) -> np.ndarray:
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    return (rgba[..., :3] * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+
+
+def _ink_mask(rgba: np.ndarray) -> np.ndarray | None:
+    """Float coverage of the logo's ink: the alpha channel, or else pixels far from the border colour."""
+    alpha = rgba[..., 3].astype(np.float32) / 255.0
+    if alpha.min() < 0.5:
+        return alpha
+    rgb = rgba[..., :3].astype(np.float32)
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    dist = np.linalg.norm(rgb - np.median(border, axis=0), axis=2)
+    ink = np.clip((dist - 20.0) / 60.0, 0.0, 1.0)
+    return ink if 0.005 < ink.mean() < 0.9 else None
+
+
+def _preprocessing(embedder: Embedder) -> dict:
+    m = embedder.manifest
+    return {"input_size": m.input_size, "mean": list(m.mean), "std": list(m.std), "resize": m.resize,
+            "pooling": m.pooling}
+
+
+def sync_index(gallery: Gallery, embedder: Embedder, index: RefIndex | None = None,
+               progress: Callable[[int, int], None] | None = None) -> RefIndex:
+    """Bring `index` (or a new one) in line with the gallery: embed references it lacks, drop entries whose
+    reference is gone. Returns the index (changed in place when given). `progress(done, total)` is called per
+    reference embedded."""
+    if index is None:
+        index = RefIndex(embedder.manifest.id, embedder.dim, _preprocessing(embedder))
+    elif index.embedder_id != embedder.manifest.id:
+        raise IndexMismatchError(f"index was built by {index.embedder_id}, not {embedder.manifest.id}")
+    wanted = {}
+    for brand in gallery.brands():
+        for ref in brand.references:
+            wanted[(brand.slug, ref.sha256)] = (brand.slug, ref)
+    stale = [i for i, e in index.entries.items() if (e.brand, e.sha256) not in wanted]
+    if stale:
+        logger.info("index: removing %d vectors of deleted references", index.remove(stale))
+    have = index.keys()
+    todo = [v for k, v in wanted.items() if k not in have]
+    for n, (slug, ref) in enumerate(todo):
+        image = load_image(gallery.ref_path(slug, ref), keep_alpha=True)
+        views = reference_views(image, ref.kind)
+        vectors = embed(embedder, [v for _, v in views])
+        index.add(vectors, [Entry(slug, ref.file, ref.kind, ref.sha256, name) for name, _ in views])
+        if progress:
+            progress(n + 1, len(todo))
+    if todo:
+        logger.info("index: embedded %d new references", len(todo))
+    return index
+
+
+def save_index(index: RefIndex, gallery: Gallery) -> None:
+    """Write the index beside the gallery (FAISS file first, then the sidecar, atomically). Caller holds the lock."""
+    folder = gallery.root / INDEX_DIR
+    data = faiss.serialize_index(index.faiss).tobytes()
+    digest = sha256_bytes(data)
+    name = f"vectors-{digest[:16]}.faiss"
+    atomic_write_bytes(folder / name, data)
+    atomic_write_json(folder / SIDECAR, {
+        "format": FORMAT, "type": "flat-ip", "embedder": index.embedder_id, "dim": index.dim,
+        "preprocessing": index.preprocessing, "faiss_file": name, "faiss_sha256": digest,
+        "next_id": index.next_id, "entries": {str(i): asdict(e) for i, e in sorted(index.entries.items())}})
+    for old in folder.glob("vectors-*.faiss"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+
+
+def load_index(gallery: Gallery, embedder: Embedder | None = None) -> RefIndex | None:
+    """The stored index, or None if the gallery has none yet. With `embedder`, an index built by another
+    embedder is refused (IndexMismatchError); a corrupt one raises GalleryError."""
+    folder = gallery.root / INDEX_DIR
+    sidecar = folder / SIDECAR
+    if not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        data = (folder / Path(meta["faiss_file"]).name).read_bytes()
+        if sha256_bytes(data) != meta["faiss_sha256"]:
+            raise ValueError("FAISS file does not match the sidecar's sha256")
+        index = RefIndex(str(meta["embedder"]), int(meta["dim"]), dict(meta["preprocessing"]))
+        index.faiss = faiss.deserialize_index(np.frombuffer(data, np.uint8))
+        index.entries = {int(i): Entry(**e) for i, e in meta["entries"].items()}
+        index.next_id = int(meta["next_id"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise GalleryError(f"index in {folder} is unreadable ({e}); rebuild it with `authcheck index build`") from None
+    if index.faiss.ntotal != len(index.entries) or index.faiss.d != index.dim:
+        raise GalleryError(f"index in {folder} disagrees with its sidecar; rebuild it with `authcheck index build`")
+    if embedder is not None and index.embedder_id != embedder.manifest.id:
+        raise IndexMismatchError(
+            f"the index in {folder} was built by embedder {index.embedder_id}, but the loaded embedder is "
+            f"{embedder.manifest.id}; rebuild it with `authcheck index build` (or choose the matching --model)")
+    return index
+
+
+def verify_index(gallery: Gallery, index: RefIndex | None) -> list[str]:
+    """Problems between the gallery's manifests and the index: missing index, unindexed or orphaned references."""
+    if index is None:
+        return ["gallery has no index; build it with `authcheck index build`"]
+    wanted = {(b.slug, r.sha256): f"{b.slug}/{r.file}" for b in gallery.brands() for r in b.references}
+    have = index.keys()
+    problems = [f"{path}: not in the index" for key, path in sorted(wanted.items()) if key not in have]
+    problems += [f"index holds {e.brand}/{e.file}, which the gallery no longer lists"
+                 for e in {e for e in index.entries.values() if (e.brand, e.sha256) not in wanted}]
+    return problems
+
+
+__all__ = ["Entry", "RefIndex", "load_index", "save_index", "sync_index", "verify_index", "GalleryError"]

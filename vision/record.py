@@ -1,0 +1,63 @@
+"""The verdict record: the row contract of `check --json` and `scan` (other tools rely on these names)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+VERDICTS = ("consistent", "suspect", "no_match", "error")
+# Columns every row has, in CSV order; keep these names stable.
+COLUMNS = ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error", "brand_name", "box",
+           "candidates", "seconds")
+
+
+@dataclass
+class Candidate:
+    brand: str
+    similarity: float
+    reference: str  # gallery-relative path of the reference image
+
+
+@dataclass
+class CheckRecord:
+    path: str
+    verdict: str  # consistent | suspect | no_match | error
+    brand: str | None = None  # slug of the matched brand
+    risk: float | None = None  # 0..1, higher = more likely counterfeit; None for error rows
+    similarity: float | None = None  # best embedding similarity to the brand's references
+    reference: str | None = None  # gallery-relative path of the matched reference image
+    reasons: list[str] = field(default_factory=list)
+    error: str | None = None
+    brand_name: str | None = None
+    box: list[int] | None = None  # [x0, y0, x1, y1] of the logo region in the photo
+    candidates: list[Candidate] = field(default_factory=list)  # top brand hypotheses
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        assert self.verdict in VERDICTS, self.verdict
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        for k in ("risk", "similarity", "seconds"):
+            if row[k] is not None:
+                row[k] = round(float(row[k]), 4)
+        for c in row["candidates"]:
+            c["similarity"] = round(float(c["similarity"]), 4)
+        return row
+
+    @staticmethod
+    def error_row(path: str, message: str) -> "CheckRecord":
+        return CheckRecord(path=path, verdict="error", error=message, reasons=[f"could not check: {message}"])
+
+
+def row_to_csv(row: dict) -> dict:
+    """Flatten a row for CSV: lists of strings joined with ' | ', structures as JSON."""
+    out = {}
+    for k in COLUMNS:
+        v = row.get(k)
+        if k == "reasons":
+            v = " | ".join(v or [])
+        elif isinstance(v, (list, dict)):
+            v = json.dumps(v, ensure_ascii=False)
+        out[k] = "" if v is None else v
+    return out

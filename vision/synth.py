@@ -1,0 +1,235 @@
+"""Generated data: real brand logos (simplepycons, MIT/CC0 SVGs) rendered and photographed onto products.
+
+Used to build the bundled example gallery, the tests and the benchmarks. Needs the optional packages
+`simplepycons` and `resvg-py` (extra `dev`); nothing in the check path imports this module.
+
+All randomness comes from a `numpy.random.Generator` passed in, so every picture is reproducible from a seed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .errors import AuthcheckError
+
+
+@dataclass(frozen=True)
+class BrandIcon:
+    slug: str
+    title: str
+    color: str  # "#rrggbb"
+    svg: str
+
+
+@functools.lru_cache(maxsize=1)
+def _icon_classes() -> dict[str, type]:
+    import simplepycons
+
+    out = {}
+    for name in simplepycons.ALL_ICONS:
+        cls = getattr(simplepycons, name, None)
+        if isinstance(cls, type) and name.endswith("Icon") and not inspect.isabstract(cls):
+            try:
+                out[cls().name] = cls
+            except TypeError:  # factories and abstract helpers
+                continue
+    return out
+
+
+def available_icons() -> list[str]:
+    """Slugs of every brand icon that simplepycons ships, sorted."""
+    return sorted(_icon_classes())
+
+
+def brand_icon(slug: str) -> BrandIcon:
+    cls = _icon_classes().get(slug)
+    if cls is None:
+        raise AuthcheckError(f"simplepycons has no icon named {slug!r}")
+    icon = cls()
+    color = icon.primary_color if icon.primary_color.startswith("#") else f"#{icon.primary_color}"
+    return BrandIcon(slug=slug, title=icon.title, color=color.lower(), svg=icon.raw_svg)
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def render_svg_alpha(svg: str, size: int) -> np.ndarray:
+    """Rasterise an SVG to a (size, size) float32 coverage mask in [0, 1]."""
+    import resvg_py
+
+    png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=size, height=size))
+    rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    return rgba[..., 3].astype(np.float32) / 255.0
+
+
+def render_logo(slug: str, size: int = 256, color: str | None = None, margin: float = 0.08) -> np.ndarray:
+    """The brand's logo as an (H, W, 4) uint8 RGBA array, cropped to its ink plus `margin`, longest side `size`."""
+    icon = brand_icon(slug)
+    alpha = render_svg_alpha(icon.svg, size * 2)
+    return alpha_to_rgba(alpha, color or icon.color, size=size, margin=margin)
+
+
+def alpha_to_rgba(alpha: np.ndarray, color: str, size: int = 256, margin: float = 0.08) -> np.ndarray:
+    """Crop a coverage mask to its ink (+margin), scale so the longest side is `size`, paint it `color`."""
+    ys, xs = np.nonzero(alpha > 0.02)
+    if len(xs) == 0:
+        raise AuthcheckError("logo has no visible ink")
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    pad = int(round(margin * max(x1 - x0, y1 - y0)))
+    crop = np.pad(alpha[y0:y1, x0:x1], pad)
+    h, w = crop.shape
+    scale = size / max(h, w)
+    crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    rgb = np.empty(crop.shape + (3,), np.uint8)
+    rgb[:] = hex_to_rgb(color)
+    return np.dstack([rgb, np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)])
+
+
+def flatten_rgba(rgba: np.ndarray, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    out = rgba[..., :3].astype(np.float32) * a + np.asarray(background, np.float32) * (1.0 - a)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------- photography
+
+
+@dataclass(frozen=True)
+class Photo:
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    quad: np.ndarray | None  # (4, 2) float32 corners of the logo in the photo (tl, tr, br, bl), None if no logo
+
+
+@dataclass(frozen=True)
+class PhotoStyle:
+    """Ranges of the photographic nuisances. Defaults: a typical marketplace listing photo."""
+
+    size: tuple[int, int] = (640, 480)  # (W, H)
+    logo_frac: tuple[float, float] = (0.12, 0.35)  # logo's longest side / photo's shorter side
+    tilt: float = 0.18  # perspective: corner jitter as a fraction of the logo's size
+    rotation: float = 25.0  # degrees, +-
+    blur: tuple[float, float] = (0.0, 1.2)  # gaussian sigma in pixels
+    noise: tuple[float, float] = (0.0, 6.0)  # gaussian noise std in grey levels
+    jpeg: tuple[int, int] = (50, 95)
+    light: float = 0.35  # amplitude of the lighting gradient
+    clutter: int = 6  # maximum number of distractor shapes in the background
+
+
+def _random_color(rng: np.random.Generator, lo: int = 0, hi: int = 256) -> np.ndarray:
+    return rng.integers(lo, hi, size=3).astype(np.float32)
+
+
+def _background(rng: np.random.Generator, w: int, h: int, clutter: int) -> np.ndarray:
+    c0, c1 = _random_color(rng, 60, 256), _random_color(rng, 60, 256)
+    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    img = np.broadcast_to(c0 * (1 - t) + c1 * t, (h, w, 3)).copy()
+    for _ in range(int(rng.integers(0, clutter + 1))):
+        color = tuple(float(v) for v in _random_color(rng))
+        cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+        r = int(rng.integers(8, max(9, min(w, h) // 5)))
+        if rng.random() < 0.5:
+            cv2.circle(img, (cx, cy), r, color, -1, cv2.LINE_AA)
+        else:
+            cv2.rectangle(img, (cx - r, cy - r // 2), (cx + r, cy + r // 2), color, -1, cv2.LINE_AA)
+    return img
+
+
+def _product_mask(rng: np.random.Generator, w: int, h: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A product silhouette (box, bag, shoe side, garment) as a float mask and its bounding box."""
+    pw, ph = int(w * rng.uniform(0.55, 0.85)), int(h * rng.uniform(0.55, 0.85))
+    x0, y0 = int(rng.integers(0, w - pw + 1)), int(rng.integers(0, h - ph + 1))
+    mask = np.zeros((h, w), np.float32)
+    shape = rng.integers(0, 3)
+    if shape == 0:
+        cv2.ellipse(mask, (x0 + pw // 2, y0 + ph // 2), (pw // 2, ph // 2), 0, 0, 360, 1.0, -1, cv2.LINE_AA)
+        x0, y0, pw, ph = x0 + pw // 7, y0 + ph // 7, pw * 5 // 7, ph * 5 // 7  # the flat-ish middle
+    else:
+        r = int(min(pw, ph) * (0.05 if shape == 1 else 0.25))
+        cv2.rectangle(mask, (x0 + r, y0), (x0 + pw - r, y0 + ph), 1.0, -1)
+        cv2.rectangle(mask, (x0, y0 + r), (x0 + pw, y0 + ph - r), 1.0, -1)
+        for cx, cy in ((x0 + r, y0 + r), (x0 + pw - r, y0 + r), (x0 + r, y0 + ph - r), (x0 + pw - r, y0 + ph - r)):
+            cv2.circle(mask, (cx, cy), r, 1.0, -1, cv2.LINE_AA)
+    return mask, (x0, y0, pw, ph)
+
+
+def _contrasting_ink(rng: np.random.Generator, surface: np.ndarray, brand_rgb: np.ndarray) -> np.ndarray:
+    """Print the logo in the brand colour when it stands out from the surface, else in black or white."""
+    def lum(c: np.ndarray) -> float:
+        return float(c @ np.array([0.299, 0.587, 0.114], np.float32))
+
+    if abs(lum(brand_rgb) - lum(surface)) > 70 and rng.random() < 0.7:
+        return brand_rgb
+    return np.full(3, 20.0 if lum(surface) > 128 else 240.0, np.float32)
+
+
+def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: PhotoStyle = PhotoStyle(),
+               ink: tuple[int, int, int] | None = None) -> Photo:
+    """A listing-style photo: a product on a cluttered background with `logo_rgba` printed on it.
+
+    The logo's alpha channel is its shape; its colour is kept when it contrasts with the product, otherwise it is
+    printed black or white (or in `ink` if given). `logo_rgba=None` gives an unbranded product photo.
+    """
+    w, h = style.size
+    img = _background(rng, w, h, style.clutter)
+    mask, (px, py, pw, ph) = _product_mask(rng, w, h)
+    surface = _random_color(rng, 30, 256)
+    shade = 1.0 + 0.25 * (np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-1, 1))
+    product = surface[None, None, :] * shade[..., None]
+    img = img * (1 - mask[..., None]) + product * mask[..., None]
+
+    quad = None
+    if logo_rgba is not None:
+        lh, lw = logo_rgba.shape[:2]
+        side = min(w, h) * rng.uniform(*style.logo_frac)
+        side = min(side, 0.9 * min(pw, ph) * max(lw, lh) / max(1, min(lw, lh)))
+        scale = side / max(lw, lh)
+        sw, sh = lw * scale, lh * scale
+        sw, sh = min(sw, pw * 0.95), min(sh, ph * 0.95)
+        cx = px + pw / 2 + rng.uniform(-0.5, 0.5) * max(0.0, pw - sw)
+        cy = py + ph / 2 + rng.uniform(-0.5, 0.5) * max(0.0, ph - sh)
+        ang = np.deg2rad(rng.uniform(-style.rotation, style.rotation))
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
+        corners = np.array([[-sw / 2, -sh / 2], [sw / 2, -sh / 2], [sw / 2, sh / 2], [-sw / 2, sh / 2]], np.float32)
+        corners = corners + rng.uniform(-style.tilt, style.tilt, size=(4, 2)).astype(np.float32) * np.float32(max(sw, sh))
+        quad = (corners @ rot.T + np.array([cx, cy], np.float32)).astype(np.float32)
+        src = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
+        H = cv2.getPerspectiveTransform(src, quad)
+        alpha = cv2.warpPerspective(logo_rgba[..., 3].astype(np.float32) / 255.0, H, (w, h), flags=cv2.INTER_LINEAR)
+        color = np.asarray(ink, np.float32) if ink is not None else _contrasting_ink(
+            rng, surface, logo_rgba[..., :3].reshape(-1, 3)[np.argmax(logo_rgba[..., 3])].astype(np.float32))
+        alpha *= rng.uniform(0.85, 1.0)  # print opacity
+        img = img * (1 - alpha[..., None]) + (color * shade[..., None]) * alpha[..., None]
+
+    gx, gy = rng.uniform(-1, 1, size=2)
+    light = 1.0 + style.light * rng.uniform(0, 1) * (
+        np.linspace(-1, 1, w, dtype=np.float32)[None, :] * gx + np.linspace(-1, 1, h, dtype=np.float32)[:, None] * gy)
+    cast = rng.uniform(0.88, 1.12, size=3).astype(np.float32)
+    img = img * light[..., None] * cast
+    sigma = rng.uniform(*style.blur)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = img + rng.normal(0, rng.uniform(*style.noise), size=img.shape).astype(np.float32)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    img = jpeg_roundtrip(img, int(rng.integers(style.jpeg[0], style.jpeg[1] + 1)))
+    return Photo(image=img, quad=quad)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def save_rgb(path, rgb: np.ndarray, quality: int = 92) -> None:
+    """Write an RGB array as JPEG or PNG (by suffix)."""
+    Image.fromarray(rgb).save(path, quality=quality) if str(path).lower().endswith((".jpg", ".jpeg")) else \
+        Image.fromarray(rgb).save(path)
