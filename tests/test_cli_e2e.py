@@ -1,0 +1,129 @@
+"""End to end through the real CLI: register brands from rendered logos, check and scan generated photos."""
+
+import json
+
+import pytest
+
+from tests.conftest import listing, run_cli
+from vision import synth
+
+
+@pytest.fixture(scope="module")
+def cli_gallery(tmp_path_factory, logo_files):
+    root = tmp_path_factory.mktemp("cli") / "gallery"
+    for brand in ("nike", "adidas", "samsung", "starbucks"):
+        extra = ["--wordmark", "SAMSUNG"] if brand == "samsung" else []
+        r = run_cli("gallery", "add", brand, str(logo_files[brand]), "--gallery", str(root), "--kind", "logo",
+                    "--color", synth.brand_icon(brand).color, *extra)
+        assert r.returncode == 0, r.stderr
+        assert f"{brand}: 1 references" in r.stdout
+    return root
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("photos")
+    style = dict(logo_frac=(0.25, 0.35))
+    for name, slug, seed in (("starbucks.jpg", "starbucks", 11), ("adidas.jpg", "adidas", 12),
+                             ("nike.jpg", "nike", 13), ("plain.jpg", None, 14)):
+        synth.save_rgb(d / name, listing(slug, seed, **style))
+    (d / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    (d / "sub").mkdir()
+    (d / "sub" / "readme.txt").write_text("not an image")
+    return d
+
+
+def test_gallery_list_and_verify(cli_gallery):
+    r = run_cli("gallery", "list", "--json", "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr
+    brands = {b["slug"]: b for b in json.loads(r.stdout)}
+    assert set(brands) == {"nike", "adidas", "samsung", "starbucks"} and brands["samsung"]["wordmark"] == "SAMSUNG"
+    r = run_cli("gallery", "verify", "--gallery", str(cli_gallery))
+    assert r.returncode == 0 and "OK" in r.stderr, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name,brand", [("starbucks.jpg", "starbucks"), ("adidas.jpg", "adidas"),
+                                        ("nike.jpg", "nike")])
+def test_check_finds_the_right_brand(cli_gallery, photos, name, brand):
+    r = run_cli("check", str(photos / name), "--json", "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    assert row["brand"] == brand and row["verdict"] in ("consistent", "suspect"), row
+    assert row["reference"].startswith(f"{brand}/logos/") and 0 <= row["risk"] <= 1
+
+
+def test_unrelated_photo_is_no_match_and_corrupt_is_error(cli_gallery, photos):
+    r = run_cli("check", str(photos / "plain.jpg"), str(photos / "corrupt.jpg"), "--json",
+                "--gallery", str(cli_gallery))
+    assert r.returncode == 1  # one file could not be checked
+    plain, corrupt = (json.loads(line) for line in r.stdout.splitlines())
+    assert plain["verdict"] == "no_match" and plain["brand"] is None
+    assert corrupt["verdict"] == "error" and "corrupt" in corrupt["error"]
+
+
+def test_human_output_and_env_gallery(cli_gallery, photos):
+    r = run_cli("check", str(photos / "starbucks.jpg"), env={"AUTHCHECK_GALLERY": str(cli_gallery)})
+    assert r.returncode == 0 and "starbucks" in r.stdout and "  - " in r.stdout, r.stderr
+
+
+def test_scan_writes_rows_and_resumes(cli_gallery, photos, tmp_path):
+    out = tmp_path / "rows.jsonl"
+    r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 6 and "scan" in r.stderr  # progress bar and summary on stderr
+    by_name = {row["path"].rsplit("/", 1)[-1]: row for row in rows}
+    assert by_name["corrupt.jpg"]["verdict"] == "error" and by_name["readme.txt"]["verdict"] == "error"
+    assert by_name["starbucks.jpg"]["brand"] == "starbucks"
+    for row in rows:
+        assert set(row) >= {"path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error"}
+    # resume: a new file and a half-written last row
+    synth.save_rgb(photos / "adidas2.jpg", listing("adidas", 21, logo_frac=(0.25, 0.35)))
+    out.write_text(out.read_text() + '{"path": "half')
+    r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    paths = [row["path"] for row in rows]
+    assert len(paths) == len(set(paths)) == 7 and paths[-1].endswith("adidas2.jpg")
+    assert "6 already in" in r.stderr
+    (photos / "adidas2.jpg").unlink()
+
+
+def test_scan_csv(cli_gallery, photos, tmp_path):
+    out = tmp_path / "rows.csv"
+    r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(cli_gallery), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("path,verdict,brand,risk") and len(lines) == 7
+
+
+def test_bad_input_gives_clear_errors(cli_gallery, tmp_path, logo_files):
+    r = run_cli("gallery", "add", "../escape", str(logo_files["nike"]), "--gallery", str(cli_gallery))
+    assert r.returncode == 2 and "invalid brand name" in r.stderr
+    r = run_cli("gallery", "add", "x", str(tmp_path / "missing.png"), "--gallery", str(cli_gallery))
+    assert r.returncode == 2 and "file not found" in r.stderr
+    r = run_cli("check", "whatever.jpg", "--gallery", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    r = run_cli("scan", str(tmp_path / "nope"), "--out", str(tmp_path / "o.jsonl"), "--gallery", str(cli_gallery))
+    assert r.returncode == 2 and "not a folder" in r.stderr
+
+
+def test_remove_and_tamper_detected(gallery_copy, logo_files):
+    r = run_cli("gallery", "remove", "puma", "--gallery", str(gallery_copy))
+    assert r.returncode == 0, r.stderr
+    r = run_cli("gallery", "verify", "--gallery", str(gallery_copy))
+    assert r.returncode == 0, r.stdout + r.stderr
+    logo = next((gallery_copy / "nike" / "logos").iterdir())
+    logo.write_bytes(b"tampered")
+    r = run_cli("gallery", "verify", "--gallery", str(gallery_copy))
+    assert r.returncode == 1 and "altered" in r.stdout
+
+
+def test_stale_index_is_updated_on_check(gallery_copy, logo_files, photos):
+    from vision.gallery import Gallery, add_references
+
+    add_references(Gallery(gallery_copy), "newbrand", [logo_files["nike"]])  # no index update
+    assert run_cli("gallery", "verify", "--gallery", str(gallery_copy)).returncode == 1
+    r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(gallery_copy))
+    assert r.returncode == 0 and "out of date" in r.stderr
+    assert run_cli("gallery", "verify", "--gallery", str(gallery_copy)).returncode == 0

@@ -1,0 +1,68 @@
+"""Contract tests of every shipped embedder (weights/*.json), and ONNX-vs-torch parity of the export."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import listing
+from vision.embed import WEIGHTS_DIR, Embedder, Manifest, letterbox
+from vision.errors import ModelError
+from vision.fsio import sha256_file
+
+MANIFESTS = sorted(WEIGHTS_DIR.glob("*.json"))
+
+
+def test_there_is_a_shipped_model():
+    assert MANIFESTS, "weights/ holds no model manifest"
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.stem)
+def test_shipped_embedder_contract(manifest):
+    m = Manifest.read(manifest)
+    assert sha256_file(manifest.parent / m.file) == m.sha256
+    e = Embedder(manifest, threads=1)
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (int(rng.integers(20, 300)), int(rng.integers(20, 300)), 3), dtype=np.uint8)
+             for _ in range(5)]
+    v = e(crops)
+    assert v.shape == (5, m.dim) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    one_by_one = np.concatenate([e([c]) for c in crops])
+    np.testing.assert_allclose(v, one_by_one, atol=1e-5)  # batching does not change results
+    assert e([]).shape == (0, m.dim)
+
+
+def test_sha_mismatch_refused(tmp_path):
+    src = MANIFESTS[0]
+    raw = json.loads(src.read_text())
+    raw["sha256"] = "0" * 64
+    (tmp_path / src.name).write_text(json.dumps(raw))
+    (tmp_path / raw["file"]).symlink_to(src.parent / raw["file"])
+    with pytest.raises(ModelError, match="does not match the sha256"):
+        Embedder(tmp_path / src.name)
+    with pytest.raises(ModelError, match="not found"):
+        Manifest.read(tmp_path / "missing.json")
+
+
+def test_letterbox_keeps_aspect():
+    crop = np.zeros((50, 200, 3), np.uint8)
+    crop[:, :] = (10, 200, 30)
+    out = letterbox(crop, 224)
+    assert out.shape == (224, 224, 3)
+    assert (out[112, :, 1] == 200).all()  # content spans the full width
+
+
+def test_onnx_matches_torch_on_real_crops():
+    torch = pytest.importorskip("torch")
+    from vision.export import build_embedding_model
+
+    m = Manifest.read(WEIGHTS_DIR / "efficientnet_lite0_imagenet.json")
+    e = Embedder(WEIGHTS_DIR / "efficientnet_lite0_imagenet.json", threads=1)
+    photos = [listing(b, seed) for seed, b in enumerate(("nike", "samsung", None))]
+    x = np.stack([e.preprocess(p) for p in photos])
+    model = build_embedding_model(m.pooling)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    got = e.session.run(None, {"image": x})[0]
+    assert np.abs(ref - got).max() <= 1e-4

@@ -1,0 +1,203 @@
+"""The `authcheck` command line. Only wiring: every command is a few calls of the library's stage functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AuthcheckError
+from .log import logger, setup_cli_logging
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gallery", metavar="DIR", help="reference gallery (default: $AUTHCHECK_GALLERY or ./reference_gallery)")
+    p.add_argument("--model", help="embedder name in weights/ or manifest path (default: $AUTHCHECK_MODEL or the shipped model)")
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="authcheck", description="Offline logo and product authenticity checker.")
+    ap.add_argument("--version", action="version", version=f"authcheck {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="check listing photos and print verdicts")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="print one JSON record per image (JSON lines)")
+    _common(p)
+
+    p = sub.add_parser("scan", help="check every photo under a folder into a .jsonl or .csv file (resumable)")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.jsonl or FILE.csv; rerunning skips files already in it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _common(p)
+
+    g = sub.add_parser("gallery", help="manage the reference gallery").add_subparsers(dest="gallery_command",
+                                                                                     required=True, metavar="ACTION")
+    p = g.add_parser("add", help="register reference images for a brand (creates the brand if new)")
+    p.add_argument("brand", help="brand slug: lowercase letters, digits, '-' and '_'")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--kind", choices=["logo", "product"], default="logo")
+    p.add_argument("--wordmark", help="text of the brand's wordmark, e.g. SAMSUNG ('' to clear)")
+    p.add_argument("--name", help="display name, e.g. 'New Balance'")
+    p.add_argument("--color", action="append", dest="colors", metavar="#RRGGBB", help="registered brand colour (repeatable)")
+    _common(p)
+    p = g.add_parser("list", help="list brands and their references")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p = g.add_parser("remove", help="remove a brand and its references")
+    p.add_argument("brand")
+    _common(p)
+    p = g.add_parser("verify", help="check that files, manifests and index agree")
+    _common(p)
+
+    i = sub.add_parser("index", help="manage the FAISS index").add_subparsers(dest="index_command", required=True,
+                                                                            metavar="ACTION")
+    p = i.add_parser("build", help="rebuild the gallery's index from scratch with the current embedder")
+    _common(p)
+
+    p = sub.add_parser("export-onnx", help="rebuild the shipped ONNX embedder from its torch weights (needs extra 'train')")
+    p.add_argument("--out", default=None, help="folder for the .onnx and its manifest (default: weights/)")
+    p.add_argument("-v", "--verbose", action="count", default=1)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_cli_logging(args.verbose)
+    try:
+        return _run(args)
+    except AuthcheckError as e:
+        logger.error("%s", e)
+        return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _check(args)
+    if args.command == "scan":
+        return _scan(args)
+    if args.command == "gallery":
+        return _gallery(args)
+    if args.command == "index":
+        return _index_build(args)
+    if args.command == "export-onnx":
+        from .export import export_baseline
+
+        m = export_baseline(*([args.out] if args.out else []))
+        logger.info("wrote %s (sha256 %s)", m.file, m.sha256)
+        return 0
+    raise AssertionError(args.command)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_image, open_context
+
+    ctx = open_context(args.gallery, args.model, args.threads)
+    errors = 0
+    for image in args.images:
+        rec = check_image(ctx, image)
+        errors += rec.verdict == "error"
+        if args.json:
+            print(json.dumps(rec.to_row(), ensure_ascii=False))
+        else:
+            what = f" {rec.brand}" if rec.brand else ""
+            risk = f" risk {rec.risk:.2f}" if rec.risk is not None else ""
+            print(f"{image}: {rec.verdict.upper()}{what}{risk}")
+            for reason in rec.reasons:
+                print(f"  - {reason}")
+    return 1 if errors else 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from .check import open_context
+    from .scan import scan
+
+    ctx = open_context(args.gallery, args.model, args.threads)
+    s = scan(ctx, args.folder, args.out, progress=not args.no_progress)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.verdicts.items())) or "nothing new"
+    print(f"scanned {s.checked} files ({counts}); {s.skipped} already in {args.out}", file=sys.stderr)
+    return 0
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    from .gallery import add_references, open_gallery, remove_brand, verify_files
+
+    cmd = args.gallery_command
+    if cmd == "add":
+        g = open_gallery(args.gallery, must_exist=False)
+        brand = add_references(g, args.brand, args.images, kind=args.kind, name=args.name, wordmark=args.wordmark,
+                               colors=args.colors)
+        _update_index(g, args)
+        print(f"{brand.slug}: {len(brand.references)} references")
+        return 0
+    g = open_gallery(args.gallery)
+    if cmd == "list":
+        brands = g.brands()
+        if args.json:
+            print(json.dumps([b.to_json() for b in brands], indent=2, ensure_ascii=False))
+        else:
+            for b in brands:
+                kinds = {k: sum(r.kind == k for r in b.references) for k in ("logo", "product")}
+                extra = f", wordmark {b.wordmark!r}" if b.wordmark else ""
+                print(f"{b.slug:20s} {b.name:24s} {kinds['logo']} logos, {kinds['product']} products{extra}")
+            print(f"{len(brands)} brands in {g.root}", file=sys.stderr)
+        return 0
+    if cmd == "remove":
+        remove_brand(g, args.brand)
+        _update_index(g, args)
+        print(f"removed {args.brand}")
+        return 0
+    if cmd == "verify":
+        from .embed import load_embedder
+        from .index import load_index, verify_index
+
+        problems = verify_files(g)
+        try:
+            problems += verify_index(g, load_index(g, load_embedder(args.model, args.threads)))
+        except AuthcheckError as e:
+            problems.append(str(e))
+        for p in problems:
+            print(f"PROBLEM: {p}")
+        print(f"{g.root}: {'OK' if not problems else f'{len(problems)} problems'}", file=sys.stderr)
+        return 1 if problems else 0
+    raise AssertionError(cmd)
+
+
+def _update_index(g, args: argparse.Namespace, rebuild: bool = False) -> None:
+    from tqdm import tqdm
+
+    from .embed import load_embedder
+    from .index import load_index, save_index, sync_index
+
+    embedder = load_embedder(args.model, args.threads)
+    with g.locked():
+        index = None if rebuild else load_index(g, embedder)
+        with tqdm(unit="ref", desc="index", disable=not sys.stderr.isatty(), leave=False) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            index = sync_index(g, embedder, index, progress)
+        save_index(index, g)
+    logger.info("index: %d vectors", len(index))
+
+
+def _index_build(args: argparse.Namespace) -> int:
+    from .gallery import open_gallery
+
+    g = open_gallery(args.gallery)
+    _update_index(g, args, rebuild=True)
+    print(f"rebuilt index of {g.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
