@@ -1,0 +1,225 @@
+"""Stage: align a reference logo onto a candidate region of a listing photo.
+
+Two methods, because one alone fails on half of real logos:
+  * "sift": SIFT keypoints matched (ratio test) and a RANSAC homography (USAC_MAGSAC). Precise when the logo has
+    texture (letters, emblems).
+  * "shape": for plain, low-texture marks (a swoosh, three bars) SIFT finds too few keypoints. The region is
+    binarised, the ink's moments give a first similarity transform (centroid, scale, orientation), and ECC refines
+    it to a homography on blurred masks.
+Either result is scored by how well the warped ink overlaps the reference's ink (IoU): the alignment quality,
+reported so that "could not align" is never mistaken for a verdict.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .candidates import Box
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    work_side: int = 256  # the reference is analysed at this longest side (pixels)
+    context: float = 0.1  # the photo region is the candidate box grown by this fraction per side
+    sift_features: int = 800
+    ratio: float = 0.8
+    min_inliers: int = 10
+    ransac_px: float = 4.0  # RANSAC reprojection threshold in reference pixels
+    ecc_iters: int = 60
+    min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
+
+
+@dataclass(frozen=True)
+class Alignment:
+    H: np.ndarray | None  # (3, 3) float64: reference pixel (x, y, 1) -> photo pixel; None if not aligned
+    method: str  # "sift" | "shape" | "none"
+    inliers: int  # SIFT inliers (0 for the shape method)
+    quality: float  # IoU of reference ink and the photo's ink warped into the reference frame, 0..1
+    polarity: int  # +1: ink darker than the surface in the photo, -1: lighter
+    note: str = ""  # why alignment failed, when it did
+
+    @property
+    def ok(self) -> bool:
+        return self.H is not None
+
+
+def ink_from_rgba(rgba: np.ndarray, side: int) -> np.ndarray:
+    """A reference logo (H, W, 4) -> float32 ink coverage in [0, 1], scaled so its longest side is `side`."""
+    alpha = rgba[..., 3].astype(np.float32) / 255.0
+    if alpha.min() > 0.5:  # opaque image: ink is what differs from the border colour
+        rgb = rgba[..., :3].astype(np.float32)
+        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+        alpha = np.clip((np.linalg.norm(rgb - np.median(border, axis=0), axis=2) - 20.0) / 60.0, 0.0, 1.0)
+    h, w = alpha.shape
+    s = side / max(h, w)
+    return cv2.resize(alpha, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _grow(box: Box, frac: float, w: int, h: int) -> Box:
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    return (max(0, int(box[0] - frac * bw)), max(0, int(box[1] - frac * bh)),
+            min(w, int(box[2] + frac * bw)), min(h, int(box[3] + frac * bh)))
+
+
+def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
+    """Binarise a grey region into ink (1) vs surface (0): Otsu, with the polarity in which the ink is the minority
+    of the region's border. Returns (float32 mask, polarity +1 dark ink / -1 light ink)."""
+    blur = cv2.GaussianBlur(grey, (3, 3), 0)
+    _, m = cv2.threshold(blur, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    border = np.concatenate([m[0], m[-1], m[:, 0], m[:, -1]])
+    if border.mean() > 0.5:  # surface is the bright class: ink is dark
+        return (1 - m).astype(np.float32), 1
+    return m.astype(np.float32), -1
+
+
+def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()) -> Alignment:
+    """Align reference ink (float mask, longest side cfg.work_side) to the logo in `photo` (RGB uint8) near `box`.
+    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why."""
+    h, w = photo.shape[:2]
+    x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
+    region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    if min(region.shape) < 8:
+        return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
+    # bring the region to the reference's working scale so SIFT sees features at comparable sizes
+    s = cfg.work_side * 1.6 / max(region.shape)
+    region_s = cv2.resize(region, (max(8, round(region.shape[1] * s)), max(8, round(region.shape[0] * s))),
+                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
+    ink, polarity = photo_ink(region_s)
+    best = None
+    H, inliers = _sift_homography(ref_ink, region_s, polarity, cfg)
+    if H is not None:
+        refined = _ecc_refine(ref_ink, ink, H, cfg)
+        best = ("sift", H if refined is None else refined, inliers)
+    else:
+        H = _shape_homography(ref_ink, ink, cfg)
+        if H is not None:
+            best = ("shape", H, 0)
+    if best is None:
+        return Alignment(None, "none", inliers, 0.0, polarity, "no alignment found (too few matching features and "
+                                                               "no shape fit)")
+    method, H, inl = best
+    quality = _overlap(ref_ink, ink, H)
+    if quality < cfg.min_quality and method == "sift":  # features agreed on a wrong plane: try the shape too
+        Hs = _shape_homography(ref_ink, ink, cfg)
+        if Hs is not None and (q := _overlap(ref_ink, ink, Hs)) > quality:
+            method, H, inl, quality = "shape", Hs, 0, q
+    if quality < cfg.min_quality:
+        return Alignment(None, "none", inl, quality, polarity,
+                         f"best alignment ({method}) overlaps the reference only {quality:.0%}")
+    return Alignment(to_photo @ H, method, inl, quality, polarity)
+
+
+@functools.lru_cache(maxsize=4)
+def _sift(n: int):
+    return cv2.SIFT_create(nfeatures=n)
+
+
+def _sift_homography(ref_ink: np.ndarray, region: np.ndarray, polarity: int,
+                     cfg: AlignConfig) -> tuple[np.ndarray | None, int]:
+    # render the reference with the photo's polarity so gradient directions agree
+    ref_img = (255 - 255 * ref_ink if polarity > 0 else 255 * ref_ink).astype(np.uint8)
+    ref_img = cv2.copyMakeBorder(ref_img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
+    k1, d1 = _sift(cfg.sift_features).detectAndCompute(ref_img, None)
+    k2, d2 = _sift(cfg.sift_features).detectAndCompute(region, None)
+    if d1 is None or d2 is None or len(k1) < 4 or len(k2) < 4:
+        return None, 0
+    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d1, d2, k=2)
+    good = [m for m, *rest in pairs if rest and m.distance < cfg.ratio * rest[0].distance]
+    if len(good) < cfg.min_inliers:
+        return None, len(good)
+    src = np.float32([k1[m.queryIdx].pt for m in good]) - 16.0
+    dst = np.float32([k2[m.trainIdx].pt for m in good])
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, cfg.ransac_px, maxIters=2000, confidence=0.999)
+    n = int(mask.sum()) if mask is not None else 0
+    if H is None or n < cfg.min_inliers or not _plausible(H, ref_ink.shape):
+        return None, n
+    return H, n
+
+
+def _plausible(H: np.ndarray, shape: tuple[int, int]) -> bool:
+    """A camera can tilt a flat print but not turn it inside out: the warped outline must stay convex and keep
+    its orientation (a mirror image is a counterfeit, not a viewpoint)."""
+    h, w = shape
+    c = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
+    e = np.roll(c, -1, axis=0) - c  # edge vectors
+    cross = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
+    return all(x > 0 for x in cross) and cv2.contourArea(c) > 16.0
+
+
+def _moments(mask: np.ndarray):
+    m = cv2.moments(mask)
+    if m["m00"] < 1e-3:
+        return None
+    cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    theta = 0.5 * np.arctan2(2 * m["mu11"], m["mu20"] - m["mu02"])
+    return cx, cy, np.sqrt(m["m00"]), theta
+
+
+def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
+    """Moments give centroid, scale and principal axis (up to 180 degrees); ECC refines each start; the start
+    whose refined overlap is best wins."""
+    target = _main_ink(ink)
+    a, b = _moments(ref_ink), _moments(target)
+    if a is None or b is None:
+        return None
+    best, best_q = None, -1.0
+    for flip in (0.0, np.pi):
+        ang = b[3] - a[3] + flip
+        sc = b[2] / a[2]
+        c, s = np.cos(ang) * sc, np.sin(ang) * sc
+        A = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float64)
+        A[0, 2] = b[0] - (c * a[0] - s * a[1])
+        A[1, 2] = b[1] - (s * a[0] + c * a[1])
+        H = _ecc_refine(ref_ink, target, A, cfg)
+        H = A if H is None else H
+        if not _plausible(H, ref_ink.shape):
+            continue
+        q = _overlap(ref_ink, target, H)
+        if q > best_q:
+            best, best_q = H, q
+    return best
+
+
+def _main_ink(ink: np.ndarray) -> np.ndarray:
+    """Drop ink components far from the region's centre mass: clutter at the edge of the region."""
+    n, labels, stats, cent = cv2.connectedComponentsWithStats((ink > 0.5).astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return ink
+    h, w = ink.shape
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, bw, bh, area = stats[i]
+        touches = x == 0 or y == 0 or x + bw >= w or y + bh >= h
+        keep[i] = area >= 4 and not (touches and area > 0.2 * ink.sum())
+    return keep[labels].astype(np.float32)
+
+
+def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
+    """Refine H0 (reference -> region) with ECC on blurred masks; None if ECC fails to converge."""
+    h, w = ref_ink.shape
+    tpl = cv2.GaussianBlur(ref_ink, (0, 0), 2.0)
+    img = cv2.GaussianBlur(ink, (0, 0), 2.0)
+    # ECC's warp maps template (reference) coordinates to input (region) coordinates: the same direction as H0
+    warp = (H0 / H0[2, 2]).astype(np.float32)
+    try:
+        _, warp = cv2.findTransformECC(tpl, img, warp, cv2.MOTION_HOMOGRAPHY,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, cfg.ecc_iters, 1e-5),
+                                       None, 3)
+    except cv2.error:
+        return None
+    H = warp.astype(np.float64)
+    return H / H[2, 2]
+
+
+def _overlap(ref_ink: np.ndarray, ink: np.ndarray, H: np.ndarray) -> float:
+    """IoU of reference ink and the region's ink warped into the reference frame."""
+    h, w = ref_ink.shape
+    warped = cv2.warpPerspective(ink, np.linalg.inv(H), (w, h), flags=cv2.INTER_LINEAR)
+    a, b = ref_ink > 0.5, warped > 0.5
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
