@@ -1,0 +1,74 @@
+"""Stage: part-level geometry after the global alignment.
+
+A camera moves every part of a printed logo together; a counterfeit moves, scales or turns one part on its own.
+After the global homography, each part of the reference is searched for locally in the listing's ink (warped
+into the reference frame): its shift (as a fraction of the logo's size) and how well it then fits are the
+residuals a camera cannot explain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PartResidual:
+    bbox: tuple[int, int, int, int]  # x0, y0, x1, y1 in the reference frame
+    shift: float  # best local shift / logo size
+    dx: float  # pixels, reference frame
+    dy: float
+    fit: float  # IoU of the part with the listing's ink after the local shift (1 = perfect)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    parts: tuple[PartResidual, ...]
+    max_shift: float  # largest part shift / logo size (0 for one-piece logos)
+    worst_fit: float  # lowest part fit (1 for one-piece logos)
+
+
+def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.03) -> list[np.ndarray]:
+    """Boolean masks of the reference's pieces of ink that carry at least `min_frac` of it."""
+    ink = ref_ink > 0.5
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    total = max(1, ink.sum())
+    return [labels == i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_frac * total]
+
+
+def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2) -> Geometry:
+    """ref_ink and warped (listing ink in the reference frame), both (h, w) float in [0, 1] -> Geometry.
+    Each part is template-matched within +-`search` of the logo size around where the global fit put it."""
+    h, w = ref_ink.shape
+    ys, xs = np.nonzero(ref_ink > 0.5)
+    if len(xs) == 0:
+        return Geometry((), 0.0, 1.0)
+    size = float(max(np.ptp(xs), np.ptp(ys)) + 1)
+    ps = reference_parts(ref_ink)
+    if len(ps) < 2:
+        return Geometry((), 0.0, 1.0)
+    r = max(2, int(search * size))
+    big = cv2.copyMakeBorder(warped.astype(np.float32), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    out = []
+    for p in ps:
+        py, px = np.nonzero(p)
+        x0, y0, x1, y1 = px.min(), py.min(), px.max() + 1, py.max() + 1
+        tpl = p[y0:y1, x0:x1].astype(np.float32)
+        win = big[y0:y1 + 2 * r, x0:x1 + 2 * r]
+        if tpl.sum() < 4 or win.max() <= 0:
+            out.append(PartResidual((x0, y0, x1, y1), search, 0.0, 0.0, 0.0))
+            continue
+        # prefer small shifts: a mild penalty keeps a part from jumping onto its twin
+        score = cv2.matchTemplate(win, tpl, cv2.TM_CCORR_NORMED)
+        yy, xx = np.mgrid[:score.shape[0], :score.shape[1]]
+        score = score - 0.15 * np.hypot(xx - r, yy - r) / r
+        by, bx = np.unravel_index(int(np.argmax(score)), score.shape)
+        dx, dy = float(bx - r), float(by - r)
+        shifted = win[by:by + (y1 - y0), bx:bx + (x1 - x0)] > 0.5
+        t = tpl > 0.5
+        union = np.logical_or(t, shifted).sum()
+        fit = float(np.logical_and(t, shifted).sum() / union) if union else 0.0
+        out.append(PartResidual((int(x0), int(y0), int(x1), int(y1)), float(np.hypot(dx, dy) / size), dx, dy, fit))
+    return Geometry(tuple(out), max(p.shift for p in out), min(p.fit for p in out))
