@@ -39,12 +39,6 @@ LISTINGS = [("nike_sneaker_box", "nike", 1), ("adidas_bag", "adidas", 2), ("sams
             ("plain_product", None, 7), ("unregistered_brand_visa", "visa", 8)]
 
 
-def logo_color(slug: str) -> str:
-    color = synth.brand_icon(slug).color
-    r, g, b = synth.hex_to_rgb(color)
-    return "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 225 else color  # white marks: draw them dark
-
-
 def build(gallery_dir: Path, listings_dir: Path) -> None:
     if gallery_dir.exists():
         shutil.rmtree(gallery_dir)
@@ -53,7 +47,7 @@ def build(gallery_dir: Path, listings_dir: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for n, (slug, wordmark) in enumerate(BRANDS.items()):
-            color = logo_color(slug)
+            color = synth.print_color(slug)
             logo = synth.render_logo(slug, 256, color=color)
             logo_file = tmp / f"{slug}.png"
             _save_rgba(logo_file, logo)
@@ -75,7 +69,7 @@ def build(gallery_dir: Path, listings_dir: Path) -> None:
     listings_dir.mkdir(parents=True)
     for stem, slug, seed in LISTINGS:
         rng = np.random.default_rng(seed)
-        logo = synth.render_logo(slug, 256, color=logo_color(slug)) if slug else None
+        logo = synth.render_logo(slug, 256, color=synth.print_color(slug)) if slug else None
         synth.save_rgb(listings_dir / f"{stem}.jpg", synth.photograph(logo, rng).image)
 
 

@@ -1,6 +1,6 @@
 """The check pipeline: plain calls of the stages.
 
-    load_image -> find_candidates -> embed -> match_brands -> decide
+    load_image -> find_candidates -> embed -> match_brands -> verify_brand (top hypotheses) -> decide
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .align import AlignConfig, ink_from_rgba
 from .candidates import CandidateConfig, find_candidates
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
@@ -21,13 +22,15 @@ from .load import LoadLimits, load_image
 from .log import logger
 from .match import match_brands
 from .record import CheckRecord
-from .verdict import VerdictConfig, decide
+from .verdict import VerdictConfig, confirmed, decide
+from .verify import Evidence, verify_brand
 
 
 @dataclass(frozen=True)
 class CheckConfig:
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
     limits: LoadLimits = field(default_factory=LoadLimits)
     neighbours: int = 10
 
@@ -41,6 +44,16 @@ class Context:
     index: RefIndex
     brand_names: dict[str, str]
     config: CheckConfig = field(default_factory=CheckConfig)
+    thresholds: dict[str, float] = field(default_factory=dict)  # per-brand divergence thresholds (calibration)
+    _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def reference_ink(self, brand: str, file: str) -> np.ndarray:
+        """The reference logo's ink mask at the alignment's working size (cached)."""
+        key = f"{brand}/{file}"
+        if key not in self._inks:
+            rgba = load_image(self.gallery.brand_dir(brand) / file, keep_alpha=True)
+            self._inks[key] = ink_from_rgba(rgba, self.config.align.work_side)
+        return self._inks[key]
 
 
 def open_context(gallery: str | os.PathLike | None = None, model: str | None = None, threads: int = 0,
@@ -73,8 +86,25 @@ def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str |
         crops = [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]
         vectors = embed(ctx.embedder, crops)
         hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours)
-        record = decide(label, hits, ctx.brand_names, ctx.config.verdict)
+        evidence = verify_hypotheses(ctx, rgb, hits)
+        record = decide(label, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
     except AuthcheckError as e:
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0
     return record
+
+
+def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:
+    """Verify the top brand hypotheses that clear the similarity floor; stop early once one is confirmed with a
+    clear lead, since the rest cannot win."""
+    cfg = ctx.config.verdict
+    out: dict[str, Evidence] = {}
+    for h in hits[:cfg.verify_top]:
+        if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
+            continue
+        ink = ctx.reference_ink(h.brand, h.entry.file)
+        ev = verify_brand(rgb, list(h.boxes), h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align)
+        out[h.brand] = ev
+        if confirmed(ev, cfg) and ev.alignment.quality >= 0.9:
+            break
+    return out

@@ -17,19 +17,28 @@ class BrandHit:
     entry: Entry  # the reference view that gave it
     box: Box  # the candidate region that gave it
     candidate: int  # index of that region in the candidate list
+    boxes: tuple[Box, ...] = ()  # the brand's best regions, best first (where verification looks)
 
 
-def match_brands(index: RefIndex, queries: np.ndarray, boxes: list[Box], k: int = 10) -> list[BrandHit]:
+def match_brands(index: RefIndex, queries: np.ndarray, boxes: list[Box], k: int = 10,
+                 boxes_per_brand: int = 3) -> list[BrandHit]:
     """queries (C, dim) embeddings of the C candidate `boxes` -> one hit per brand, best first ([] if none).
     Only each brand's logo views take part (see RefIndex.brand_views)."""
     subset = index.brand_views()
     sims, ids = index.search(queries, min(k, max(1, len(subset))), subset)
-    best: dict[str, BrandHit] = {}
+    per_brand: dict[str, list[tuple[float, int, Entry]]] = {}
     for c in range(sims.shape[0]):
+        seen = set()
         for s, i in zip(sims[c], ids[c]):
             if i < 0:
                 continue
             e = index.entries[int(i)]
-            if e.brand not in best or s > best[e.brand].similarity:
-                best[e.brand] = BrandHit(e.brand, float(s), e, boxes[c], c)
-    return sorted(best.values(), key=lambda h: -h.similarity)
+            if e.brand not in seen:  # a region counts once per brand, with its best view
+                seen.add(e.brand)
+                per_brand.setdefault(e.brand, []).append((float(s), c, e))
+    hits = []
+    for brand, found in per_brand.items():
+        found.sort(key=lambda t: -t[0])
+        s, c, e = found[0]
+        hits.append(BrandHit(brand, s, e, boxes[c], c, tuple(boxes[c2] for _, c2, _ in found[:boxes_per_brand])))
+    return sorted(hits, key=lambda h: -h.similarity)

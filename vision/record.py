@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 VERDICTS = ("consistent", "suspect", "no_match", "error")
 # Columns every row has, in CSV order; keep these names stable.
 COLUMNS = ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error", "brand_name", "box",
-           "candidates", "seconds")
+           "alignment", "candidates", "seconds")
 
 
 @dataclass
@@ -30,6 +30,9 @@ class CheckRecord:
     error: str | None = None
     brand_name: str | None = None
     box: list[int] | None = None  # [x0, y0, x1, y1] of the logo region in the photo
+    # {"aligned", "method" (sift|shape|none), "quality" (ink overlap 0..1), "inliers", "homography" (reference
+    # pixels -> photo pixels)}; None when no brand was verified
+    alignment: dict | None = None
     candidates: list[Candidate] = field(default_factory=list)  # top brand hypotheses
     seconds: float | None = None
 

@@ -57,6 +57,13 @@ def brand_icon(slug: str) -> BrandIcon:
     return BrandIcon(slug=slug, title=icon.title, color=color.lower(), svg=icon.raw_svg)
 
 
+def print_color(slug: str) -> str:
+    """The brand's colour, or near-black for marks whose colour is near-white (they would vanish on paper)."""
+    color = brand_icon(slug).color
+    r, g, b = hex_to_rgb(color)
+    return "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 225 else color
+
+
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
     c = color.lstrip("#")
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)

@@ -1,50 +1,114 @@
-"""Stage: decide the verdict, risk and reasons from the brand hypotheses.
+"""Stage: decide the verdict, risk and reasons from the brand hypotheses and their verification evidence.
 
-Similarity-only for now: the verification stages (alignment, geometry, detail, wordmark, colour) plug in here.
+A brand is *confirmed* when its reference logo aligns onto the listing convincingly (enough SIFT inliers, or a
+high ink overlap). A confirmed brand's divergence score (geometry + detail) against its threshold gives
+consistent / suspect. A brand that is only *resembled* (similar embedding, partial overlap) is suspect: a lookalike.
+A brand that looks similar but cannot be aligned is suspect with that said, never silently consistent.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .match import BrandHit
 from .record import Candidate, CheckRecord
+from .verify import Evidence
 
 
 @dataclass(frozen=True)
 class VerdictConfig:
-    match_threshold: float = 0.72  # similarity at or above which the brand counts as matched
-    no_match_threshold: float = 0.66  # below this nothing registered is in the photo
-    min_margin: float = 0.03  # best brand must beat the runner-up by this much to be unambiguous
+    no_match_threshold: float = 0.60  # embedding similarity below which a brand is not even considered
+    match_threshold: float = 0.72  # similarity at which an unaligned brand is still called "looks like"
+    verify_top: int = 3  # brand hypotheses that get verified
+    confirm_inliers: int = 12  # SIFT inliers that confirm a brand
+    confirm_quality: float = 0.80  # ink overlap that confirms a brand
+    resemble_quality: float = 0.55  # ink overlap at which a brand is resembled (lookalike territory)
+    divergence_threshold: float = 1.0  # divergence score at which a confirmed brand becomes suspect
     top_candidates: int = 5
 
 
-def decide(path: str, hits: list[BrandHit], brand_names: dict[str, str],
-           cfg: VerdictConfig = VerdictConfig()) -> CheckRecord:
-    """hits best first (from match.match_brands) -> the verdict record (seconds left unset)."""
+def confirmed(ev: Evidence, cfg: VerdictConfig) -> bool:
+    a = ev.alignment
+    return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and a.quality >= cfg.resemble_quality)
+                     or a.quality >= cfg.confirm_quality)
+
+
+def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
+    """Geometry and detail evidence -> (score, reasons). 0 = indistinguishable from the reference; each term is
+    scaled so that 1 is well outside what photography did to genuine logos in the benchmark's measurements."""
+    a, g, d = ev.alignment, ev.geometry, ev.detail
+    terms: list[tuple[float, str]] = [
+        (max(0.0, 0.93 - a.quality) / 0.06, f"logo overlaps its aligned reference only {a.quality:.0%}"),
+        (max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
+        (max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
+        (max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
+        (max(0.0, abs(math.log(max(d.ink_ratio, 1e-3))) - 0.12) / 0.1,
+         f"strokes {abs(d.ink_ratio - 1):.0%} {'thicker' if d.ink_ratio > 1 else 'thinner'} than the reference"),
+        (max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
+    ]
+    score = sum(t for t, _ in terms)
+    reasons = [r for t, r in sorted(terms, key=lambda x: -x[0]) if t >= 0.5]
+    return score, reasons
+
+
+def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand_names: dict[str, str],
+           cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, float] | None = None) -> CheckRecord:
+    """hits best first (match.match_brands), evidence per verified brand (verify.verify_brand) -> the record.
+    `thresholds` are per-brand divergence thresholds from calibration (default: cfg.divergence_threshold)."""
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
-    if not hits or hits[0].similarity < cfg.no_match_threshold:
-        best = f" (closest: {hits[0].brand}, similarity {hits[0].similarity:.2f})" if hits else ""
-        return CheckRecord(path=path, verdict="no_match", risk=0.0,
-                           similarity=hits[0].similarity if hits else None, candidates=cands,
-                           reasons=[f"no registered brand found in the photo{best}"])
-    top = hits[0]
-    margin = top.similarity - (hits[1].similarity if len(hits) > 1 else cfg.no_match_threshold)
-    name = brand_names.get(top.brand, top.brand)
-    span = cfg.match_threshold - cfg.no_match_threshold
-    risk = min(1.0, max(0.0, (cfg.match_threshold + 0.1 - top.similarity) / (span + 0.1)))
-    rec = CheckRecord(path=path, verdict="consistent", brand=top.brand, brand_name=name, risk=risk,
-                      similarity=top.similarity, reference=f"{top.brand}/{top.entry.file}", box=list(top.box),
-                      candidates=cands)
-    if top.similarity < cfg.match_threshold:
-        rec.verdict = "suspect"
-        rec.reasons.append(f"looks like {name} but differs from its references "
-                           f"(similarity {top.similarity:.2f} < {cfg.match_threshold:.2f})")
-    elif margin < cfg.min_margin:
-        rec.verdict = "suspect"
-        rec.reasons.append(f"ambiguous: {name} and {hits[1].brand} match almost equally "
-                           f"({top.similarity:.2f} vs {hits[1].similarity:.2f})")
-    else:
-        rec.reasons.append(f"matches {name} (similarity {top.similarity:.2f} to {rec.reference})")
-    rec.reasons.append("logo geometry and detail were not verified (similarity only)")
+    sim = {h.brand: h for h in hits}
+    ok = [ev for ev in evidence.values() if confirmed(ev, cfg)]
+    if ok:
+        ev = max(ok, key=lambda e: e.alignment.quality + sim[e.brand].similarity)
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, (thresholds or {}).get(
+            ev.brand, cfg.divergence_threshold))
+    resembled = [ev for ev in evidence.values() if ev.alignment.quality >= cfg.resemble_quality]
+    if resembled:
+        ev = max(resembled, key=lambda e: e.alignment.quality)
+        h = sim[ev.brand]
+        name = brand_names.get(ev.brand, ev.brand)
+        return _record(path, "suspect", h, ev, name, cands, 0.9,
+                       [f"resembles {name} but does not match its logo (overlap {ev.alignment.quality:.0%}): "
+                        f"a lookalike or a heavily altered mark"])
+    top = hits[0] if hits else None
+    if top is not None and top.similarity >= cfg.match_threshold:
+        name = brand_names.get(top.brand, top.brand)
+        note = evidence[top.brand].alignment.note if top.brand in evidence else "not verified"
+        return _record(path, "suspect", top, evidence.get(top.brand), name, cands, 0.5,
+                       [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned "
+                        f"with its reference ({note}); geometry and detail were not checked"])
+    closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
+    return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
+                       candidates=cands, reasons=[f"no registered brand found in the photo{closest}"])
+
+
+def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: float) -> CheckRecord:
+    name = brand_names.get(ev.brand, ev.brand)
+    score, reasons = divergence_score(ev)
+    risk = score_to_risk(score, threshold)
+    a = ev.alignment
+    how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
+    if score >= threshold:
+        return _record(path, "suspect", hit, ev, name, cands, risk,
+                       reasons or [f"logo diverges from {name}'s reference (score {score:.2f} >= {threshold:.2f})"])
+    return _record(path, "consistent", hit, ev, name, cands, risk,
+                   [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {a.quality:.0%}), "
+                    f"no divergence beyond photographic variation"])
+
+
+def score_to_risk(score: float, threshold: float) -> float:
+    """Monotone map of a divergence score to 0..1 with 0.5 exactly at the brand's threshold."""
+    return float(score / (score + threshold)) if threshold > 0 else 1.0
+
+
+def _record(path, verdict, hit: BrandHit, ev: Evidence | None, name, cands, risk, reasons) -> CheckRecord:
+    rec = CheckRecord(path=path, verdict=verdict, brand=hit.brand, brand_name=name, risk=risk,
+                      similarity=hit.similarity, reference=ev.reference if ev else f"{hit.brand}/{hit.entry.file}",
+                      box=list(ev.box if ev else hit.box), candidates=cands, reasons=list(reasons))
+    if ev is not None:
+        rec.alignment = {"aligned": ev.aligned, "method": ev.alignment.method, "quality": round(ev.alignment.quality, 4),
+                         "inliers": ev.alignment.inliers}
+        if ev.aligned:
+            rec.alignment["homography"] = [[round(float(v), 6) for v in row] for row in ev.alignment.H]
     return rec
