@@ -1,38 +1,79 @@
+import numpy as np
+
+from vision.align import Alignment
+from vision.detail import Detail
+from vision.geometry import Geometry
 from vision.index import Entry
 from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
-from vision.verdict import VerdictConfig, decide
+from vision.verdict import VerdictConfig, decide, divergence_score, score_to_risk
+from vision.verify import Evidence
 
-CFG = VerdictConfig(match_threshold=0.8, no_match_threshold=0.6, min_margin=0.05)
+CFG = VerdictConfig()
 
 
 def hit(brand, sim):
-    return BrandHit(brand, sim, Entry(brand, "logos/a.png", "logo", "0" * 64, "image"), (1, 2, 30, 40), 1)
+    box = (1, 2, 30, 40)
+    return BrandHit(brand, sim, Entry(brand, "logos/a.png", "logo", "0" * 64, "image"), box, 1, (box,))
 
 
-def test_no_hits_or_weak_hits_are_no_match():
+def evidence(brand, quality=0.96, inliers=30, method="sift", shift=0.0, fit=1.0, blob=0.0, ink=1.0, mirror=0.0):
+    if method == "none":
+        return Evidence(brand, f"{brand}/logos/a.png", (1, 2, 30, 40),
+                        Alignment(None, "none", 0, quality, 1, "too few matching features"))
+    a = Alignment(np.eye(3), method, inliers, quality, 1)
+    return Evidence(brand, f"{brand}/logos/a.png", (1, 2, 30, 40), a, Geometry((), shift, fit),
+                    Detail(blob, blob, ink, np.zeros((4, 4), np.float32)), mirror)
+
+
+def test_no_hits_or_nothing_verified_is_no_match():
     for hits in ([], [hit("nike", 0.5)]):
-        r = decide("p.jpg", hits, {}, CFG)
+        r = decide("p.jpg", hits, {}, {}, CFG)
         assert r.verdict == "no_match" and r.brand is None and r.risk == 0.0 and r.reasons
 
 
-def test_clear_match_is_consistent_with_low_risk():
-    r = decide("p.jpg", [hit("nike", 0.92), hit("puma", 0.7)], {"nike": "Nike"}, CFG)
-    assert r.verdict == "consistent" and r.brand == "nike" and r.brand_name == "Nike"
-    assert r.reference == "nike/logos/a.png" and r.box == [1, 2, 30, 40] and r.risk < 0.3
+def test_confirmed_and_clean_is_consistent():
+    r = decide("p.jpg", [hit("nike", 0.8), hit("puma", 0.7)], {"nike": evidence("nike")}, {"nike": "Nike"}, CFG)
+    assert r.verdict == "consistent" and r.brand == "nike" and r.brand_name == "Nike" and r.risk < 0.5
+    assert r.reference == "nike/logos/a.png" and r.alignment["aligned"] and r.alignment["method"] == "sift"
     assert [c.brand for c in r.candidates] == ["nike", "puma"]
 
 
-def test_weak_or_ambiguous_match_is_suspect():
-    weak = decide("p.jpg", [hit("nike", 0.7)], {}, CFG)
-    assert weak.verdict == "suspect" and weak.brand == "nike" and "differs" in weak.reasons[0]
-    amb = decide("p.jpg", [hit("nike", 0.85), hit("puma", 0.84)], {}, CFG)
-    assert amb.verdict == "suspect" and "ambiguous" in amb.reasons[0]
-    assert weak.risk > decide("p.jpg", [hit("nike", 0.95)], {}, CFG).risk
+def test_verification_beats_similarity_for_the_brand():
+    ev = {"nike": evidence("nike", method="none"), "puma": evidence("puma", quality=0.95, inliers=20)}
+    r = decide("p.jpg", [hit("nike", 0.8), hit("puma", 0.7)], ev, {}, CFG)
+    assert r.brand == "puma" and r.verdict == "consistent"
+
+
+def test_each_divergence_gives_suspect_with_its_reason():
+    cases = {"displaced": dict(shift=0.08), "shape, size or angle": dict(fit=0.4), "differs from the reference":
+             dict(blob=0.1), "thicker": dict(ink=1.5), "thinner": dict(ink=0.6), "mirrored": dict(quality=0.9, mirror=0.99),
+             "overlaps its aligned reference only": dict(quality=0.82)}
+    for words, kw in cases.items():
+        r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", **kw)}, {}, CFG)
+        assert r.verdict == "suspect" and r.risk > 0.5, (words, r)
+        assert any(words in reason for reason in r.reasons), (words, r.reasons)
+
+
+def test_unaligned_lookalike_is_suspect_and_says_so():
+    r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none")}, {}, CFG)
+    assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
+    assert r.alignment["aligned"] is False
+    partial = {"nike": evidence("nike", quality=0.65, inliers=3, method="shape")}
+    r = decide("p.jpg", [hit("nike", 0.65)], partial, {}, CFG)
+    assert r.verdict == "suspect" and "resembles" in r.reasons[0]
+
+
+def test_per_brand_threshold_and_risk_map():
+    ev = {"nike": evidence("nike", shift=0.03)}
+    score, _ = divergence_score(ev["nike"])
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": score * 2}).verdict == "consistent"
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": score / 2}).verdict == "suspect"
+    assert score_to_risk(1.0, 1.0) == 0.5 and score_to_risk(0.0, 1.0) == 0.0 and score_to_risk(9, 1.0) > 0.85
 
 
 def test_row_contract():
-    row = decide("p.jpg", [hit("nike", 0.9)], {}, CFG).to_row()
+    row = decide("p.jpg", [hit("nike", 0.9)], {"nike": evidence("nike")}, {}, CFG).to_row()
     for k in ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error"):
         assert k in row
     assert 0.0 <= row["risk"] <= 1.0 and row["error"] is None
