@@ -56,7 +56,7 @@ def test_each_divergence_gives_suspect_with_its_reason():
 
 
 def test_unaligned_lookalike_is_suspect_and_says_so():
-    r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none")}, {}, CFG)
+    r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none", quality=0.3)}, {}, CFG)
     assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
     assert r.alignment["aligned"] is False
     partial = {"nike": evidence("nike", quality=0.65, inliers=3, method="shape")}
