@@ -23,7 +23,7 @@ def evidence(brand, quality=0.96, inliers=30, method="sift", shift=0.0, fit=1.0,
                         Alignment(None, "none", 0, quality, 1, "too few matching features"))
     a = Alignment(np.eye(3), method, inliers, quality, 1)
     return Evidence(brand, f"{brand}/logos/a.png", (1, 2, 30, 40), a, Geometry((), shift, fit),
-                    Detail(blob, blob, ink, np.zeros((4, 4), np.float32)), mirror)
+                    Detail(blob, blob, ink, np.zeros((4, 4), np.float32)), mirror, fidelity=quality)
 
 
 def test_no_hits_or_nothing_verified_is_no_match():

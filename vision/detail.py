@@ -29,10 +29,11 @@ def stroke_px(ink: np.ndarray) -> float:
     return 2.0 * float(np.median(ridge)) if len(ridge) else 1.0
 
 
-def divergence(ref_ink: np.ndarray, warped: np.ndarray) -> Detail:
-    """ref_ink, warped: (h, w) float in [0, 1] in the reference frame -> Detail."""
+def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0) -> Detail:
+    """ref_ink, warped: (h, w) float in [0, 1] in the reference frame -> Detail. `tolerance` (pixels) widens the
+    blur, e.g. to the size of a photo pixel in the reference frame."""
     sw = stroke_px(ref_ink)
-    sigma = max(1.0, 0.25 * sw)
+    sigma = max(1.0, 0.25 * sw, tolerance)
     a = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), sigma)
     b = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
     heat = np.abs(a - b)

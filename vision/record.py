@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 VERDICTS = ("consistent", "suspect", "no_match", "error")
 # Columns every row has, in CSV order; keep these names stable.
 COLUMNS = ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error", "brand_name", "box",
-           "alignment", "candidates", "seconds")
+           "alignment", "divergence", "candidates", "seconds")
 
 
 @dataclass
@@ -33,6 +33,9 @@ class CheckRecord:
     # {"aligned", "method" (sift|shape|none), "quality" (ink overlap 0..1), "inliers", "homography" (reference
     # pixels -> photo pixels)}; None when no brand was verified
     alignment: dict | None = None
+    # divergence measurements of a verified logo against its reference (score, threshold, part shift and fit,
+    # differing area, ink ratio, mirrored overlap); None when no brand was verified
+    divergence: dict | None = None
     candidates: list[Candidate] = field(default_factory=list)  # top brand hypotheses
     seconds: float | None = None
 

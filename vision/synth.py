@@ -206,7 +206,9 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
         ang = np.deg2rad(rng.uniform(-style.rotation, style.rotation))
         rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]], np.float32)
         corners = np.array([[-sw / 2, -sh / 2], [sw / 2, -sh / 2], [sw / 2, sh / 2], [-sw / 2, sh / 2]], np.float32)
-        corners = corners + rng.uniform(-style.tilt, style.tilt, size=(4, 2)).astype(np.float32) * np.float32(max(sw, sh))
+        # perspective: each corner moves by up to `tilt` of the logo's extent along that axis (a camera tilt
+        # foreshortens a wide wordmark horizontally by a fraction of its width, not of its height)
+        corners = corners + rng.uniform(-style.tilt, style.tilt, size=(4, 2)).astype(np.float32) * np.float32([sw, sh])
         quad = (corners @ rot.T + np.array([cx, cy], np.float32)).astype(np.float32)
         src = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
         H = cv2.getPerspectiveTransform(src, quad)

@@ -18,12 +18,15 @@ from .verify import Evidence
 
 @dataclass(frozen=True)
 class VerdictConfig:
-    no_match_threshold: float = 0.60  # embedding similarity below which a brand is not even considered
+    no_match_threshold: float = 0.45  # embedding similarity below which a brand is not even verified
     match_threshold: float = 0.72  # similarity at which an unaligned brand is still called "looks like"
-    verify_top: int = 3  # brand hypotheses that get verified
+    verify_top: int = 5  # brand hypotheses that get verified
     confirm_inliers: int = 12  # SIFT inliers that confirm a brand
-    confirm_quality: float = 0.80  # ink overlap that confirms a brand
-    resemble_quality: float = 0.55  # ink overlap at which a brand is resembled (lookalike territory)
+    confirm_quality: float = 0.80  # ink overlap that confirms a brand ...
+    confirm_specificity: float = 0.5  # ... when it is also this far above what a plain blob would reach
+    resemble_quality: float = 0.55  # ink overlap at which a brand is resembled (lookalike territory) ...
+    resemble_specificity: float = 0.3
+    resemble_similarity: float = 0.6  # ... and the embedding agrees this much
     divergence_threshold: float = 1.0  # divergence score at which a confirmed brand becomes suspect
     top_candidates: int = 5
 
@@ -31,7 +34,7 @@ class VerdictConfig:
 def confirmed(ev: Evidence, cfg: VerdictConfig) -> bool:
     a = ev.alignment
     return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and a.quality >= cfg.resemble_quality)
-                     or a.quality >= cfg.confirm_quality)
+                     or (a.quality >= cfg.confirm_quality and ev.specificity >= cfg.confirm_specificity))
 
 
 def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
@@ -39,7 +42,7 @@ def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
     scaled so that 1 is well outside what photography did to genuine logos in the benchmark's measurements."""
     a, g, d = ev.alignment, ev.geometry, ev.detail
     terms: list[tuple[float, str]] = [
-        (max(0.0, 0.93 - a.quality) / 0.06, f"logo overlaps its aligned reference only {a.quality:.0%}"),
+        (max(0.0, 0.9 - ev.fidelity) / 0.06, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
         (max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
         (max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
         (max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
@@ -63,7 +66,9 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         ev = max(ok, key=lambda e: e.alignment.quality + sim[e.brand].similarity)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, (thresholds or {}).get(
             ev.brand, cfg.divergence_threshold))
-    resembled = [ev for ev in evidence.values() if ev.alignment.quality >= cfg.resemble_quality]
+    # an altered logo still aligns, only worse: that is resemblance, not absence
+    resembled = [ev for ev in evidence.values() if ev.aligned and ev.alignment.quality >= cfg.resemble_quality
+                 and (ev.specificity >= cfg.resemble_specificity or sim[ev.brand].similarity >= cfg.resemble_similarity)]
     if resembled:
         ev = max(resembled, key=lambda e: e.alignment.quality)
         h = sim[ev.brand]
@@ -90,11 +95,18 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: fl
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
     if score >= threshold:
-        return _record(path, "suspect", hit, ev, name, cands, risk,
-                       reasons or [f"logo diverges from {name}'s reference (score {score:.2f} >= {threshold:.2f})"])
-    return _record(path, "consistent", hit, ev, name, cands, risk,
-                   [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {a.quality:.0%}), "
-                    f"no divergence beyond photographic variation"])
+        rec = _record(path, "suspect", hit, ev, name, cands, risk,
+                      reasons or [f"logo diverges from {name}'s reference (score {score:.2f} >= {threshold:.2f})"])
+    else:
+        rec = _record(path, "consistent", hit, ev, name, cands, risk,
+                      [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {a.quality:.0%}), "
+                       f"no divergence beyond photographic variation"])
+    g, d = ev.geometry, ev.detail
+    rec.divergence = {"score": round(score, 4), "fidelity": round(ev.fidelity, 4), "threshold": round(threshold, 4), "max_part_shift": round(g.max_shift, 4),
+                      "worst_part_fit": round(g.worst_fit, 4), "diff_area": round(d.diff_frac, 4),
+                      "largest_diff_region": round(d.blob_frac, 4), "ink_ratio": round(d.ink_ratio, 4),
+                      "mirrored_overlap": round(ev.mirrored_quality, 4)}
+    return rec
 
 
 def score_to_risk(score: float, threshold: float) -> float:
