@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from vision import synth
+from vision.check import open_context
 from vision.embed import load_embedder
 from vision.gallery import Gallery, add_references
 from vision.index import save_index, sync_index
@@ -47,6 +48,7 @@ def built_gallery(tmp_path_factory, logo_files, embedder) -> Path:
                        colors=[synth.brand_icon(b).color])
     with g.locked():
         save_index(sync_index(g, embedder), g)
+    open_context(root)  # calibrates once, so copies start calibrated
     return root
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, ink_from_rgba
+from .calibrate import CalibrationConfig, calibrate_gallery, load_thresholds
 from .candidates import CandidateConfig, find_candidates
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
@@ -31,6 +32,7 @@ class CheckConfig:
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     limits: LoadLimits = field(default_factory=LoadLimits)
     neighbours: int = 10
 
@@ -72,7 +74,15 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
                 save_index(index, g)
     if len(index) == 0:
         raise GalleryError(f"gallery {g.root} has no reference images; add some with `authcheck gallery add`")
-    return Context(g, embedder, index, {b.slug: b.name for b in g.brands()}, config)
+    ctx = Context(g, embedder, index, {b.slug: b.name for b in g.brands()}, config)
+    stored = load_thresholds(g)
+    if set(stored) != set(ctx.brand_names) or any("threshold" not in v for v in stored.values()):
+        with g.locked():
+            logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
+            ctx.thresholds = calibrate_gallery(g, ctx.reference_ink, config.calibration, config.align)
+    else:
+        ctx.thresholds = {k: float(v["threshold"]) for k, v in stored.items()}
+    return ctx
 
 
 def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str | None = None) -> CheckRecord:

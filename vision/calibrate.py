@@ -1,0 +1,101 @@
+"""Stage: per-brand divergence thresholds from the natural variation of the brand's own genuine references.
+
+Each logo reference is photographed under random nuisances (vision.synth.photograph: tilt, rotation, scale,
+lighting, colour cast, blur, noise, JPEG) and verified against itself, exactly as a listing would be. The
+threshold is the (1 - false_flag_rate) quantile of those genuine divergence scores, never below a floor. Results
+are stored in <gallery>/.index/calibration.json, keyed by brand and reference hashes, so they are recomputed only
+when a brand's references change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fsio import atomic_write_json
+from .gallery import Gallery
+from .log import logger
+from .synth import PhotoStyle, photograph
+from .verdict import divergence_score
+from .verify import verify_brand
+
+CALIBRATION = "calibration.json"
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    samples: int = 24  # genuine photos per brand
+    false_flag_rate: float = 0.02  # target share of genuine listings called suspect
+    floor: float = 1.0  # a threshold never goes below this (few samples under-estimate the tail)
+    seed: int = 0
+
+
+def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
+                    align_cfg=None) -> dict:
+    """Genuine divergence scores of one logo reference (`rgba`, its ink mask `ink`) -> {"threshold", "scores",
+    "unaligned"}. Boxes are the logo's true box grown by a random margin, as the candidate stage gives them."""
+    from .align import AlignConfig
+
+    align_cfg = align_cfg or AlignConfig()
+    rng = np.random.default_rng(cfg.seed)
+    scores, unaligned = [], 0
+    for _ in range(cfg.samples):
+        p = photograph(rgba, rng, PhotoStyle())
+        q = p.quad
+        pad = rng.uniform(0.05, 0.3) * (q.max(0) - q.min(0))
+        box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
+               int(q[:, 0].max() + pad[0]) + 1, int(q[:, 1].max() + pad[1]) + 1)
+        ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg)
+        if not ev.aligned:
+            unaligned += 1
+            continue
+        scores.append(divergence_score(ev)[0])
+    q = float(np.quantile(scores, 1.0 - cfg.false_flag_rate, method="higher")) if scores else cfg.floor
+    return {"threshold": max(cfg.floor, q), "scores": [round(s, 4) for s in sorted(scores)], "unaligned": unaligned,
+            "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
+
+
+def load_thresholds(gallery: Gallery, folder_name: str = ".index") -> dict:
+    path = gallery.root / folder_name / CALIBRATION
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = CalibrationConfig(),
+                      align_cfg=None, progress=None) -> dict[str, float]:
+    """Bring <gallery>/.index/calibration.json up to date and return {brand: threshold}.
+    `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink). Caller holds the lock."""
+    from .load import load_image
+
+    stored = load_thresholds(gallery)
+    out, changed = {}, False
+    brands = gallery.brands()
+    for n, brand in enumerate(brands):
+        logos = [r for r in brand.references if r.kind == "logo"]
+        key = "+".join(sorted(r.sha256[:16] for r in logos)) + f"@{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
+        if not logos:
+            continue
+        entry = stored.get(brand.slug)
+        if entry is None or entry.get("key") != key:
+            # the brand's threshold is the loosest of its logo references' (any of them may be the one matched)
+            results = [calibrate_brand(reference_ink(brand.slug, r.file),
+                                       load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg)
+                       for r in logos]
+            entry = {"key": key, "threshold": max(r["threshold"] for r in results),
+                     "unaligned": sum(r["unaligned"] for r in results), "per_reference": results}
+            stored[brand.slug] = entry
+            changed = True
+            logger.info("calibrated %s: threshold %.2f", brand.slug, entry["threshold"])
+        out[brand.slug] = float(entry["threshold"])
+        if progress:
+            progress(n + 1, len(brands))
+    for slug in set(stored) - {b.slug for b in brands}:
+        del stored[slug]
+        changed = True
+    if changed:
+        atomic_write_json(gallery.root / ".index" / CALIBRATION, stored)
+    return out
