@@ -67,8 +67,10 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         return _judged(path, ev, sim[ev.brand], brand_names, cands, (thresholds or {}).get(
             ev.brand, cfg.divergence_threshold))
     # an altered logo still aligns, only worse: that is resemblance, not absence
+    # (a plain blob also "aligns" with a blob-like logo: some specificity is always required)
     resembled = [ev for ev in evidence.values() if ev.aligned and ev.alignment.quality >= cfg.resemble_quality
-                 and (ev.specificity >= cfg.resemble_specificity or sim[ev.brand].similarity >= cfg.resemble_similarity)]
+                 and ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
+                                                or sim[ev.brand].similarity >= cfg.resemble_similarity)]
     if resembled:
         ev = max(resembled, key=lambda e: e.alignment.quality)
         h = sim[ev.brand]
