@@ -47,13 +47,20 @@ class Alignment:
         return self.H is not None
 
 
-def ink_from_rgba(rgba: np.ndarray, side: int) -> np.ndarray:
-    """A reference logo (H, W, 4) -> float32 ink coverage in [0, 1], scaled so its longest side is `side`."""
+def ink_mask(rgba: np.ndarray) -> np.ndarray:
+    """A logo image (H, W, 4) -> float32 ink coverage in [0, 1]: its alpha channel, or for an opaque image the
+    pixels that differ from the border colour."""
     alpha = rgba[..., 3].astype(np.float32) / 255.0
-    if alpha.min() > 0.5:  # opaque image: ink is what differs from the border colour
+    if alpha.min() > 0.5:
         rgb = rgba[..., :3].astype(np.float32)
         border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
         alpha = np.clip((np.linalg.norm(rgb - np.median(border, axis=0), axis=2) - 20.0) / 60.0, 0.0, 1.0)
+    return alpha
+
+
+def ink_from_rgba(rgba: np.ndarray, side: int) -> np.ndarray:
+    """ink_mask scaled so its longest side is `side`."""
+    alpha = ink_mask(rgba)
     h, w = alpha.shape
     s = side / max(h, w)
     return cv2.resize(alpha, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .detail import stroke_px
+
 FAMILIES = ("part_moved", "part_scaled", "part_rotated", "part_missing", "letters_swapped", "letter_substituted",
             "retypeset", "mirrored", "stroke_thicker", "stroke_thinner", "local_warp", "color_changed", "lookalike")
 WORDMARK_FAMILIES = ("letters_swapped", "letter_substituted", "retypeset")
@@ -103,7 +105,7 @@ def forge(rgba: np.ndarray, family: str, rng: np.random.Generator, wordmark: str
     if family == "mirrored":
         return rgba[:, ::-1].copy()
     if family in ("stroke_thicker", "stroke_thinner"):
-        k = max(3, int(round(rng.uniform(0.3, 0.45) * stroke_width(alpha))) | 1)
+        k = max(3, int(round(rng.uniform(0.3, 0.45) * stroke_px(alpha / 255.0))) | 1)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         op = cv2.dilate if family == "stroke_thicker" else cv2.erode
         out = rgba.copy()
@@ -129,13 +131,6 @@ def forge(rgba: np.ndarray, family: str, rng: np.random.Generator, wordmark: str
         out = cv2.warpAffine(rgba, M, (w, h), flags=cv2.INTER_LINEAR)
         return forge(out, "part_moved", rng)
     raise ValueError(f"unknown counterfeit family {family!r}; known: {', '.join(FAMILIES)}")
-
-
-def stroke_width(alpha: np.ndarray) -> float:
-    """Typical stroke width of the ink in pixels: twice the median of the distance transform's ridge."""
-    dist = cv2.distanceTransform((alpha > 127).astype(np.uint8), cv2.DIST_L2, 5)
-    ridge = dist[(dist > 0) & (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)) - 1e-3)]
-    return 2.0 * float(np.median(ridge)) if len(ridge) else 1.0
 
 
 def _fill_color(rgba: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
+from .align import ink_mask
 from .embed import Embedder, embed
 from .errors import GalleryError, IndexMismatchError
 from .fsio import atomic_write_bytes, atomic_write_json, sha256_bytes
@@ -114,14 +115,8 @@ def _flatten(rgba: np.ndarray) -> np.ndarray:
 
 
 def _ink_mask(rgba: np.ndarray) -> np.ndarray | None:
-    """Float coverage of the logo's ink: the alpha channel, or else pixels far from the border colour."""
-    alpha = rgba[..., 3].astype(np.float32) / 255.0
-    if alpha.min() < 0.5:
-        return alpha
-    rgb = rgba[..., :3].astype(np.float32)
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-    dist = np.linalg.norm(rgb - np.median(border, axis=0), axis=2)
-    ink = np.clip((dist - 20.0) / 60.0, 0.0, 1.0)
+    """The logo's ink coverage, or None when it is no usable mask (blank, or nearly all ink)."""
+    ink = ink_mask(rgba)
     return ink if 0.005 < ink.mean() < 0.9 else None
 
 

@@ -1,0 +1,37 @@
+"""The counterfeit generator: every family alters the mark, reproducibly, and keeps it on the canvas."""
+
+import numpy as np
+import pytest
+
+from vision import forge, synth
+
+
+@pytest.fixture(scope="module")
+def samsung():
+    return forge.pad_logo(synth.render_logo("samsung", 200))
+
+
+@pytest.mark.parametrize("family", forge.FAMILIES)
+def test_each_family_alters_the_logo(samsung, family):
+    fake = forge.forge(samsung, family, np.random.default_rng(0), wordmark="SAMSUNG")
+    again = forge.forge(samsung, family, np.random.default_rng(0), wordmark="SAMSUNG")
+    assert fake.shape == samsung.shape and fake.dtype == np.uint8
+    np.testing.assert_array_equal(fake, again)
+    if family == "color_changed":
+        assert np.abs(fake[..., :3].astype(int) - samsung[..., :3]).max() > 60
+    else:
+        changed = np.abs(fake[..., 3].astype(int) - samsung[..., 3]) > 127
+        assert changed.sum() > 0.02 * (samsung[..., 3] > 127).sum(), family
+    assert (fake[..., 3] > 127).sum() > 0.3 * (samsung[..., 3] > 127).sum()  # still a logo
+
+
+def test_one_piece_logos_are_cut_into_parts():
+    nike = forge.pad_logo(synth.render_logo("nike", 200))
+    assert len(forge.parts(nike[..., 3])) == 1
+    moved = forge.forge(nike, "part_moved", np.random.default_rng(1))
+    assert (np.abs(moved[..., 3].astype(int) - nike[..., 3]) > 127).sum() > 50
+
+
+def test_unknown_family_refused(samsung):
+    with pytest.raises(ValueError, match="unknown counterfeit family"):
+        forge.forge(samsung, "nope", np.random.default_rng(0))
