@@ -127,3 +127,17 @@ def test_stale_index_is_updated_on_check(gallery_copy, logo_files, photos):
     r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(gallery_copy))
     assert r.returncode == 0 and "out of date" in r.stderr
     assert run_cli("gallery", "verify", "--gallery", str(gallery_copy)).returncode == 0
+
+
+def test_explain_picture(cli_gallery, photos, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "why.png"
+    r = run_cli("check", str(photos / "starbucks.jpg"), "--explain", str(out), "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr
+    im = Image.open(out)
+    assert im.height == 400 and im.width > 2 * 360  # banner + listing, reference and heat map panels
+    r = run_cli("check", str(photos / "plain.jpg"), str(photos / "nike.jpg"), "--explain", str(tmp_path / "many"),
+                "--gallery", str(cli_gallery))
+    assert r.returncode == 0 and sorted(p.name for p in (tmp_path / "many").iterdir()) == [
+        "nike.explain.png", "plain.explain.png"]

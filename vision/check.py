@@ -88,8 +88,16 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
 def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str | None = None) -> CheckRecord:
     """Check one listing photo (a file path or an RGB uint8 array). Never raises for a bad image: returns an
     `error` record whose `error` says what is wrong."""
+    return check_with_evidence(ctx, image, path)[0]
+
+
+def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, path: str | None = None
+                        ) -> tuple[CheckRecord, np.ndarray | None, Evidence | None]:
+    """check_image, also returning the decoded photo and the evidence of the brand the record names (or None),
+    for pictures that explain the verdict."""
     t0 = time.perf_counter()
     label = path if path is not None else (str(image) if not isinstance(image, np.ndarray) else "<array>")
+    rgb, chosen = None, None
     try:
         rgb = image if isinstance(image, np.ndarray) else load_image(Path(image), ctx.config.limits)
         boxes = find_candidates(rgb, ctx.config.candidates)
@@ -98,10 +106,11 @@ def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str |
         hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours)
         evidence = verify_hypotheses(ctx, rgb, hits)
         record = decide(label, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
+        chosen = evidence.get(record.brand) if record.brand else None
     except AuthcheckError as e:
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0
-    return record
+    return record, rgb, chosen
 
 
 def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:

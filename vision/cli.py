@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check listing photos and print verdicts")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--json", action="store_true", help="print one JSON record per image (JSON lines)")
+    p.add_argument("--explain", metavar="OUT.png", help="write a picture of the evidence: listing with the matched "
+                   "outline, reference, divergence heat map (with several images: a folder)")
     _common(p)
 
     p = sub.add_parser("scan", help="check every photo under a folder into a .jsonl or .csv file (resumable)")
@@ -103,7 +106,10 @@ def _check(args: argparse.Namespace) -> int:
     ctx = open_context(args.gallery, args.model, args.threads)
     errors = 0
     for image in args.images:
-        rec = check_image(ctx, image)
+        if args.explain:
+            rec = _explain(ctx, image, args.explain, several=len(args.images) > 1)
+        else:
+            rec = check_image(ctx, image)
         errors += rec.verdict == "error"
         if args.json:
             print(json.dumps(rec.to_row(), ensure_ascii=False))
@@ -114,6 +120,23 @@ def _check(args: argparse.Namespace) -> int:
             for reason in rec.reasons:
                 print(f"  - {reason}")
     return 1 if errors else 0
+
+
+def _explain(ctx, image: str, out: str, several: bool):
+    from PIL import Image
+
+    from .check import check_with_evidence
+    from .explain import explain
+    from .fsio import atomic_write_bytes
+
+    rec, rgb, ev = check_with_evidence(ctx, image)
+    ink = ctx.reference_ink(rec.brand, rec.reference.split("/", 1)[1]) if rec.reference else None
+    target = Path(out) / f"{Path(image).stem}.explain.png" if several else Path(out)
+    buf = io.BytesIO()
+    Image.fromarray(explain(rgb, rec, ink, ev)).save(buf, format="PNG")
+    atomic_write_bytes(target, buf.getvalue())
+    logger.info("wrote %s", target)
+    return rec
 
 
 def _scan(args: argparse.Namespace) -> int:

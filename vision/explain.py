@@ -1,0 +1,50 @@
+"""A picture that explains a verdict: the listing with the matched logo's outline, the reference, and the
+divergence heat map over the reference. Returns an image; writing it is the caller's business."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .record import CheckRecord
+from .verify import Evidence
+
+_COLORS = {"consistent": (40, 160, 60), "suspect": (220, 40, 40), "no_match": (120, 120, 120), "error": (0, 0, 0)}
+
+
+def explain(photo: np.ndarray | None, record: CheckRecord, ref_ink: np.ndarray | None,
+            evidence: Evidence | None, height: int = 360) -> np.ndarray:
+    """-> (height, W, 3) uint8 RGB: [listing + outline | reference ink | heat map], with the verdict as a banner."""
+    color = _COLORS.get(record.verdict, (0, 0, 0))
+    if photo is None:
+        photo = np.full((height, height, 3), 255, np.uint8)
+    shown = photo.copy()
+    if evidence is not None and evidence.aligned and ref_ink is not None:
+        h, w = ref_ink.shape
+        outline = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), evidence.alignment.H)
+        cv2.polylines(shown, [outline.astype(np.int32)], True, color, max(2, photo.shape[0] // 160), cv2.LINE_AA)
+    elif record.box:
+        x0, y0, x1, y1 = record.box
+        cv2.rectangle(shown, (x0, y0), (x1, y1), color, max(2, photo.shape[0] // 160))
+    panels = [_fit(shown, height)]
+    if ref_ink is not None:
+        ref = (255 - 255 * np.clip(ref_ink, 0, 1)).astype(np.uint8)
+        panels.append(_fit(np.dstack([ref] * 3), height))
+        if evidence is not None and evidence.detail is not None:
+            heat = cv2.applyColorMap((np.clip(evidence.detail.heat, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+            blend = (0.55 * heat[..., ::-1] + 0.45 * np.dstack([ref] * 3)).astype(np.uint8)
+            panels.append(_fit(blend, height))
+    sep = np.full((height, 6, 3), 255, np.uint8)
+    body = np.concatenate([p for panel in panels for p in (panel, sep)][:-1], axis=1)
+    banner = np.zeros((40, body.shape[1], 3), np.uint8)
+    banner[:] = color
+    text = f"{record.verdict.upper()}  {record.brand or ''}  risk {record.risk if record.risk is not None else '-'}"
+    if isinstance(record.risk, float):
+        text = f"{record.verdict.upper()}  {record.brand or ''}  risk {record.risk:.2f}"
+    cv2.putText(banner, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return np.concatenate([banner, body], axis=0)
+
+
+def _fit(img: np.ndarray, height: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    return cv2.resize(img, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
