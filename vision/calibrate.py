@@ -57,16 +57,35 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
             "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
 
 
-def load_thresholds(gallery: Gallery, folder_name: str = ".index") -> dict:
-    path = gallery.root / folder_name / CALIBRATION
+def load_thresholds(gallery: Gallery) -> dict:
+    path = gallery.root / ".index" / CALIBRATION
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
+def calibration_key(brand, cfg: CalibrationConfig) -> str:
+    """What a stored calibration was computed from: the brand's logo hashes and the settings."""
+    logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
+    return "+".join(logos) + f"@{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
+
+
+def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, float] | None:
+    """{brand: threshold} if calibration.json is up to date for every brand with a logo, else None."""
+    stored = load_thresholds(gallery)
+    out = {}
+    for brand in gallery.brands():
+        if any(r.kind == "logo" for r in brand.references):
+            entry = stored.get(brand.slug)
+            if entry is None or entry.get("key") != calibration_key(brand, cfg):
+                return None
+            out[brand.slug] = float(entry["threshold"])
+    return out
+
+
 def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = CalibrationConfig(),
-                      align_cfg=None, progress=None) -> dict[str, float]:
+                      align_cfg=None) -> dict[str, float]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: threshold}.
     `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink). Caller holds the lock."""
     from .load import load_image
@@ -74,9 +93,9 @@ def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = 
     stored = load_thresholds(gallery)
     out, changed = {}, False
     brands = gallery.brands()
-    for n, brand in enumerate(brands):
+    for brand in brands:
         logos = [r for r in brand.references if r.kind == "logo"]
-        key = "+".join(sorted(r.sha256[:16] for r in logos)) + f"@{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
+        key = calibration_key(brand, cfg)
         if not logos:
             continue
         entry = stored.get(brand.slug)
@@ -91,8 +110,6 @@ def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = 
             changed = True
             logger.info("calibrated %s: threshold %.2f", brand.slug, entry["threshold"])
         out[brand.slug] = float(entry["threshold"])
-        if progress:
-            progress(n + 1, len(brands))
     for slug in set(stored) - {b.slug for b in brands}:
         del stored[slug]
         changed = True

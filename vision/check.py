@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, ink_from_rgba
-from .calibrate import CalibrationConfig, calibrate_gallery, load_thresholds
+from .calibrate import CalibrationConfig, calibrate_gallery, stored_thresholds
 from .candidates import CandidateConfig, find_candidates
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
@@ -75,13 +75,12 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     if len(index) == 0:
         raise GalleryError(f"gallery {g.root} has no reference images; add some with `authcheck gallery add`")
     ctx = Context(g, embedder, index, {b.slug: b.name for b in g.brands()}, config)
-    stored = load_thresholds(g)
-    if set(stored) != set(ctx.brand_names) or any("threshold" not in v for v in stored.values()):
+    thresholds = stored_thresholds(g, config.calibration)
+    if thresholds is None:  # a brand was added or its logos changed since calibration
         with g.locked():
             logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
-            ctx.thresholds = calibrate_gallery(g, ctx.reference_ink, config.calibration, config.align)
-    else:
-        ctx.thresholds = {k: float(v["threshold"]) for k, v in stored.items()}
+            thresholds = calibrate_gallery(g, ctx.reference_ink, config.calibration, config.align)
+    ctx.thresholds = thresholds
     return ctx
 
 

@@ -38,9 +38,8 @@ def explain(photo: np.ndarray | None, record: CheckRecord, ref_ink: np.ndarray |
     body = np.concatenate([p for panel in panels for p in (panel, sep)][:-1], axis=1)
     banner = np.zeros((40, body.shape[1], 3), np.uint8)
     banner[:] = color
-    text = f"{record.verdict.upper()}  {record.brand or ''}  risk {record.risk if record.risk is not None else '-'}"
-    if isinstance(record.risk, float):
-        text = f"{record.verdict.upper()}  {record.brand or ''}  risk {record.risk:.2f}"
+    risk = f"{record.risk:.2f}" if record.risk is not None else "-"
+    text = f"{record.verdict.upper()}  {record.brand or ''}  risk {risk}"
     cv2.putText(banner, text, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
     return np.concatenate([banner, body], axis=0)
 

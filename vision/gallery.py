@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .errors import BrandNameError, GalleryError, ImageError
+from .errors import BrandNameError, GalleryError
 from .fsio import atomic_write_bytes, atomic_write_json, file_lock, sha256_bytes, sha256_file
 from .load import LoadLimits, image_format, load_image
 from .log import logger
@@ -249,4 +249,4 @@ def verify_files(gallery: Gallery) -> list[str]:
 
 
 __all__ = ["Brand", "Gallery", "Reference", "add_references", "check_slug", "gallery_root", "open_gallery",
-           "remove_brand", "verify_files", "ImageError"]
+           "remove_brand", "verify_files"]

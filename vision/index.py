@@ -25,7 +25,7 @@ from .embed import Embedder, embed
 from .errors import GalleryError, IndexMismatchError
 from .fsio import atomic_write_bytes, atomic_write_json, sha256_bytes
 from .gallery import Gallery
-from .load import load_image
+from .load import flatten_rgba, load_image
 from .log import logger
 
 INDEX_DIR = ".index"
@@ -99,7 +99,7 @@ class RefIndex:
 def reference_views(image_rgba: np.ndarray, kind: str) -> list[tuple[str, np.ndarray]]:
     """The crops a reference contributes: (view name, RGB uint8). Logos also contribute their ink in both
     polarities, because a printed logo takes the product's colours, not the brand's."""
-    rgb = _flatten(image_rgba)
+    rgb = flatten_rgba(image_rgba)
     views = [("image", rgb)]
     if kind == "logo":
         ink = _ink_mask(image_rgba)
@@ -107,11 +107,6 @@ def reference_views(image_rgba: np.ndarray, kind: str) -> list[tuple[str, np.nda
             dark = (255 - 235 * ink[..., None]).astype(np.uint8).repeat(3, axis=2)
             views += [("dark-on-light", dark), ("light-on-dark", (255 - dark).astype(np.uint8))]
     return views
-
-
-def _flatten(rgba: np.ndarray) -> np.ndarray:
-    a = rgba[..., 3:4].astype(np.float32) / 255.0
-    return (rgba[..., :3] * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
 
 
 def _ink_mask(rgba: np.ndarray) -> np.ndarray | None:

@@ -101,12 +101,6 @@ def alpha_to_rgba(alpha: np.ndarray, color: str, size: int = 256, margin: float 
     return np.dstack([rgb, np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)])
 
 
-def flatten_rgba(rgba: np.ndarray, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    a = rgba[..., 3:4].astype(np.float32) / 255.0
-    out = rgba[..., :3].astype(np.float32) * a + np.asarray(background, np.float32) * (1.0 - a)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
 # ---------------------------------------------------------------------------------------------- photography
 
 
