@@ -194,7 +194,7 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
 
 def _main_ink(ink: np.ndarray) -> np.ndarray:
     """Drop ink components far from the region's centre mass: clutter at the edge of the region."""
-    n, labels, stats, cent = cv2.connectedComponentsWithStats((ink > 0.5).astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0.5).astype(np.uint8), connectivity=8)
     if n <= 2:
         return ink
     h, w = ink.shape
@@ -226,7 +226,11 @@ def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: Align
 def _overlap(ref_ink: np.ndarray, ink: np.ndarray, H: np.ndarray) -> float:
     """IoU of reference ink and the region's ink warped into the reference frame."""
     h, w = ref_ink.shape
-    warped = cv2.warpPerspective(ink, np.linalg.inv(H), (w, h), flags=cv2.INTER_LINEAR)
-    a, b = ref_ink > 0.5, warped > 0.5
+    return mask_iou(ref_ink, cv2.warpPerspective(ink, np.linalg.inv(H), (w, h), flags=cv2.INTER_LINEAR))
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two float masks thresholded at 0.5 (0 when both are empty)."""
+    a, b = a > 0.5, b > 0.5
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .align import AlignConfig
 from .fsio import atomic_write_json
 from .gallery import Gallery
+from .load import load_image
 from .log import logger
 from .synth import PhotoStyle, photograph
 from .verdict import divergence_score
@@ -36,8 +38,6 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
                     align_cfg=None) -> dict:
     """Genuine divergence scores of one logo reference (`rgba`, its ink mask `ink`) -> {"threshold", "scores",
     "unaligned"}. Boxes are the logo's true box grown by a random margin, as the candidate stage gives them."""
-    from .align import AlignConfig
-
     align_cfg = align_cfg or AlignConfig()
     rng = np.random.default_rng(cfg.seed)
     scores, unaligned = [], 0
@@ -71,6 +71,10 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     return "+".join(logos) + f"@{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
 
 
+def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
+    return entry is not None and entry.get("key") == calibration_key(brand, cfg)
+
+
 def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, float] | None:
     """{brand: threshold} if calibration.json is up to date for every brand with a logo, else None."""
     stored = load_thresholds(gallery)
@@ -78,7 +82,7 @@ def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, flo
     for brand in gallery.brands():
         if any(r.kind == "logo" for r in brand.references):
             entry = stored.get(brand.slug)
-            if entry is None or entry.get("key") != calibration_key(brand, cfg):
+            if not _fresh(entry, brand, cfg):
                 return None
             out[brand.slug] = float(entry["threshold"])
     return out
@@ -88,23 +92,20 @@ def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = 
                       align_cfg=None) -> dict[str, float]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: threshold}.
     `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink). Caller holds the lock."""
-    from .load import load_image
-
     stored = load_thresholds(gallery)
     out, changed = {}, False
     brands = gallery.brands()
     for brand in brands:
         logos = [r for r in brand.references if r.kind == "logo"]
-        key = calibration_key(brand, cfg)
         if not logos:
             continue
         entry = stored.get(brand.slug)
-        if entry is None or entry.get("key") != key:
+        if not _fresh(entry, brand, cfg):
             # the brand's threshold is the loosest of its logo references' (any of them may be the one matched)
             results = [calibrate_brand(reference_ink(brand.slug, r.file),
                                        load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg)
                        for r in logos]
-            entry = {"key": key, "threshold": max(r["threshold"] for r in results),
+            entry = {"key": calibration_key(brand, cfg), "threshold": max(r["threshold"] for r in results),
                      "unaligned": sum(r["unaligned"] for r in results), "per_reference": results}
             stored[brand.slug] = entry
             changed = True

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo
+from .align import AlignConfig, Alignment, align_logo, mask_iou
 from .candidates import Box
 from .detail import Detail, divergence
 from .geometry import Geometry, part_residuals
@@ -69,7 +69,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     geometry = part_residuals(ref_ink, warped)
     # differences narrower than a photo pixel (seen from the reference frame) are not evidence
     detail = divergence(ref_ink, warped, tolerance=0.6 * fp)
-    fidelity = _iou(ref_ink, warped)
+    fidelity = mask_iou(ref_ink, warped)
     mirrored = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
         m = align_logo(photo, box, np.ascontiguousarray(ref_ink[:, ::-1]), cfg)
@@ -84,12 +84,6 @@ def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:
     p = cv2.perspectiveTransform(c, H)[0]
     area = abs(np.cross(np.append(p[1] - p[0], 0), np.append(p[2] - p[0], 0))[2])
     return float(1.0 / np.sqrt(max(area, 1e-9)))
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a > 0.5, b > 0.5
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
 def hull_overlap(ref_ink: np.ndarray) -> float:
