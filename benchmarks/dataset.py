@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from vision import forge, synth
-from vision.brands import BRANDS, EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, split
+from vision.brands import EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, icon_pool, split
 
 GEOMETRIC = [f for f in forge.FAMILIES if f not in forge.WORDMARK_FAMILIES]
 
@@ -36,7 +36,7 @@ def registered_brands(n_seen: int, n_unseen: int) -> list[str]:
 
 
 def unregistered_logos(n: int, seed: int = 0) -> list[str]:
-    pool = [s for s in synth.available_icons() if s not in BRANDS]
+    pool = icon_pool(synth.available_icons())[1]  # never seen by any training
     rng = np.random.default_rng(seed)
     return [pool[i] for i in rng.choice(len(pool), size=n, replace=False)]
 

@@ -2,6 +2,9 @@
 fixed split into brands a model may be trained on ("train") and brands kept for evaluation only ("eval").
 
 Split rule (documented in the README): the sorted list of BRANDS, every third brand (index % 3 == 1) is "eval".
+The other simplepycons icons (not in BRANDS) are split too: every fourth of their sorted list (index % 4 == 0) is
+"unregistered material" that the benchmarks print as logos of brands nobody registered and that no training ever
+sees; the rest may be used for training, next to the train brands.
 """
 
 from __future__ import annotations
@@ -37,3 +40,9 @@ def split(slug: str) -> str:
 
 TRAIN_BRANDS = [b for b in BRANDS if split(b) == "train"]
 EVAL_BRANDS = [b for b in BRANDS if split(b) == "eval"]
+
+
+def icon_pool(available: list[str]) -> tuple[list[str], list[str]]:
+    """Split the simplepycons icons that are not in BRANDS into (trainable, held out), by the rule above."""
+    rest = sorted(set(available) - set(BRANDS))
+    return [s for i, s in enumerate(rest) if i % 4], [s for i, s in enumerate(rest) if i % 4 == 0]

