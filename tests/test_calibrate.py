@@ -24,10 +24,10 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
     mtime = (gallery_copy / ".index" / CALIBRATION).stat().st_mtime_ns
     cfg = CalibrationConfig(samples=4)
     with ctx.gallery.locked():
-        calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.config.calibration)
+        calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, ctx.config.calibration)
     assert (gallery_copy / ".index" / CALIBRATION).stat().st_mtime_ns == mtime  # nothing changed, nothing written
     add_references(Gallery(gallery_copy), "nike", [logo_files["puma"]])  # nike's references change
     with ctx.gallery.locked():
-        calibrate_gallery(ctx.gallery, ctx.reference_ink, cfg)
+        calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2

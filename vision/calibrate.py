@@ -24,18 +24,19 @@ from .verdict import divergence_score
 from .verify import verify_brand
 
 CALIBRATION = "calibration.json"
+SCORE_VERSION = 2  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    samples: int = 24  # genuine photos per brand
+    samples: int = 32  # genuine photos per brand
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a threshold never goes below this (few samples under-estimate the tail)
     seed: int = 0
 
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
-                    align_cfg=None) -> dict:
+                    align_cfg=None, text_lines=(), colors: tuple[str, ...] = ()) -> dict:
     """Genuine divergence scores of one logo reference (`rgba`, its ink mask `ink`) -> {"threshold", "scores",
     "unaligned"}. Boxes are the logo's true box grown by a random margin, as the candidate stage gives them."""
     align_cfg = align_cfg or AlignConfig()
@@ -47,14 +48,23 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         pad = rng.uniform(0.05, 0.3) * (q.max(0) - q.min(0))
         box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
                int(q[:, 0].max() + pad[0]) + 1, int(q[:, 1].max() + pad[1]) + 1)
-        ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg)
+        ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg, text_lines, colors)
         if not ev.aligned:
             unaligned += 1
             continue
         scores.append(divergence_score(ev)[0])
-    q = float(np.quantile(scores, 1.0 - cfg.false_flag_rate, method="higher")) if scores else cfg.floor
-    return {"threshold": max(cfg.floor, q), "scores": [round(s, 4) for s in sorted(scores)], "unaligned": unaligned,
+    return {"threshold": max(cfg.floor, tail_threshold(scores, cfg.false_flag_rate)) if scores else cfg.floor, "scores": [round(s, 4) for s in sorted(scores)], "unaligned": unaligned,
             "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
+
+
+def tail_threshold(scores: list[float], false_flag_rate: float) -> float:
+    """The (1 - false_flag_rate) quantile of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2%
+    tail directly, and their maximum swings with one odd render; a fitted tail is steadier."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1.0 - false_flag_rate)
+    logs = np.log1p(np.asarray(scores, np.float64))
+    return float(np.expm1(logs.mean() + z * logs.std(ddof=1))) if len(logs) > 1 else float(scores[0])
 
 
 def load_thresholds(gallery: Gallery) -> dict:
@@ -68,7 +78,8 @@ def load_thresholds(gallery: Gallery) -> dict:
 def calibration_key(brand, cfg: CalibrationConfig) -> str:
     """What a stored calibration was computed from: the brand's logo hashes and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
-    return "+".join(logos) + f"@{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
+    registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
+    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
 
 
 def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
@@ -88,10 +99,11 @@ def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, flo
     return out
 
 
-def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = CalibrationConfig(),
+def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: CalibrationConfig = CalibrationConfig(),
                       align_cfg=None) -> dict[str, float]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: threshold}.
-    `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink). Caller holds the lock."""
+    `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink), `reference_text(brand, file)`
+    its wordmark lines (Context.reference_text). Caller holds the lock."""
     stored = load_thresholds(gallery)
     out, changed = {}, False
     brands = gallery.brands()
@@ -103,7 +115,8 @@ def calibrate_gallery(gallery: Gallery, reference_ink, cfg: CalibrationConfig = 
         if not _fresh(entry, brand, cfg):
             # the brand's threshold is the loosest of its logo references' (any of them may be the one matched)
             results = [calibrate_brand(reference_ink(brand.slug, r.file),
-                                       load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg)
+                                       load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg,
+                                       reference_text(brand.slug, r.file), brand.colors)
                        for r in logos]
             entry = {"key": calibration_key(brand, cfg), "threshold": max(r["threshold"] for r in results),
                      "unaligned": sum(r["unaligned"] for r in results), "per_reference": results}

@@ -17,7 +17,7 @@ from .calibrate import CalibrationConfig, calibrate_gallery, stored_thresholds
 from .candidates import CandidateConfig, find_candidates
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
-from .gallery import Gallery, open_gallery
+from .gallery import Brand, Gallery, open_gallery
 from .index import RefIndex, load_index, save_index, sync_index, verify_index
 from .load import LoadLimits, load_image
 from .log import logger
@@ -25,6 +25,7 @@ from .match import match_brands
 from .record import CheckRecord
 from .verdict import VerdictConfig, confirmed, decide
 from .verify import Evidence, verify_brand
+from .wordmark import TextLine, reference_lines
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,15 @@ class Context:
     gallery: Gallery
     embedder: Embedder
     index: RefIndex
-    brand_names: dict[str, str]
+    brands: dict[str, Brand]
     config: CheckConfig = field(default_factory=CheckConfig)
     thresholds: dict[str, float] = field(default_factory=dict)  # per-brand divergence thresholds (calibration)
     _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _lines: dict[str, list[TextLine]] = field(default_factory=dict, repr=False)
+
+    @property
+    def brand_names(self) -> dict[str, str]:
+        return {slug: b.name for slug, b in self.brands.items()}
 
     def reference_ink(self, brand: str, file: str) -> np.ndarray:
         """The reference logo's ink mask at the alignment's working size (cached)."""
@@ -56,6 +62,13 @@ class Context:
             rgba = load_image(self.gallery.brand_dir(brand) / file, keep_alpha=True)
             self._inks[key] = ink_from_rgba(rgba, self.config.align.work_side)
         return self._inks[key]
+
+    def reference_text(self, brand: str, file: str) -> list[TextLine]:
+        """The reference logo's legible wordmark lines (cached; [] for brands without a wordmark)."""
+        key = f"{brand}/{file}"
+        if key not in self._lines:
+            self._lines[key] = reference_lines(self.reference_ink(brand, file), self.brands[brand].wordmark)
+        return self._lines[key]
 
 
 def open_context(gallery: str | os.PathLike | None = None, model: str | None = None, threads: int = 0,
@@ -74,12 +87,13 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
                 save_index(index, g)
     if len(index) == 0:
         raise GalleryError(f"gallery {g.root} has no reference images; add some with `authcheck gallery add`")
-    ctx = Context(g, embedder, index, {b.slug: b.name for b in g.brands()}, config)
+    ctx = Context(g, embedder, index, {b.slug: b for b in g.brands()}, config)
     thresholds = stored_thresholds(g, config.calibration)
     if thresholds is None:  # a brand was added or its logos changed since calibration
         with g.locked():
             logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
-            thresholds = calibrate_gallery(g, ctx.reference_ink, config.calibration, config.align)
+            thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
+                                           config.align)
     ctx.thresholds = thresholds
     return ctx
 
@@ -121,7 +135,8 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
         if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
             continue
         ink = ctx.reference_ink(h.brand, h.entry.file)
-        ev = verify_brand(rgb, list(h.boxes), h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align)
+        ev = verify_brand(rgb, list(h.boxes), h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align,
+                          ctx.reference_text(h.brand, h.entry.file), ctx.brands[h.brand].colors)
         out[h.brand] = ev
         if confirmed(ev, cfg) and ev.alignment.quality >= 0.9:
             break

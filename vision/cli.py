@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = i.add_parser("build", help="rebuild the gallery's index from scratch with the current embedder")
     _common(p)
 
-    p = sub.add_parser("export-onnx", help="rebuild the shipped ONNX embedder from its torch weights (needs extra 'train')")
+    p = sub.add_parser("export-onnx", help="export an embedder to ONNX, checked against torch (needs extra 'train')")
+    p.add_argument("--checkpoint", default=None, help="a trained checkpoint (python -m vision.train); default: the "
+                                                      "ImageNet baseline")
+    p.add_argument("--name", default="logo_lite0", help="model name for --checkpoint (default: logo_lite0)")
+    p.add_argument("--no-int8", action="store_true", help="with --checkpoint: skip the int8 variant")
     p.add_argument("--out", default=None, help="folder for the .onnx and its manifest (default: weights/)")
     p.add_argument("-v", "--verbose", action="count", default=1)
     return ap
@@ -92,9 +96,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "index":
         return _index_build(args)
     if args.command == "export-onnx":
-        from .export import export_baseline
+        out = [args.out] if args.out else []
+        if args.checkpoint:
+            from .train import export_trained
 
-        m = export_baseline(*([args.out] if args.out else []))
+            m = export_trained(args.checkpoint, args.name, *out, int8=not args.no_int8)
+        else:
+            from .export import export_baseline
+
+            m = export_baseline(*out)
         logger.info("wrote %s (sha256 %s)", m.file, m.sha256)
         return 0
     raise AssertionError(args.command)

@@ -120,6 +120,41 @@ def export_baseline(out_dir: str | os.PathLike = WEIGHTS_DIR, name: str = "effic
     return manifest
 
 
+def quantize_int8(manifest_path: str | os.PathLike, calibration: np.ndarray, suffix: str = "_int8") -> Manifest:
+    """Static int8 quantisation (onnxruntime, QDQ, per-channel weights) of the model a manifest describes, with
+    activation ranges from `calibration` (N, 3, S, S) preprocessed crops. Writes `<name><suffix>.onnx` + manifest
+    next to the original and returns the new manifest."""
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    src = Manifest.read(manifest_path)
+    folder = Path(manifest_path).parent
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"image": calibration[i:i + 8]} for i in range(0, len(calibration), 8)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    name = src.name + suffix
+    out = folder / f"{name}.onnx"
+    with tempfile.TemporaryDirectory() as tmp:
+        pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
+        quant_pre_process(str(folder / src.file), str(pre), skip_symbolic_shape=True)
+        quantize_static(str(pre), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        atomic_write_bytes(out, q.read_bytes())
+    extra = dict(src.extra or {})
+    extra["quantized_from"] = {"name": src.name, "sha256": src.sha256, "calibration_crops": int(len(calibration)),
+                               "method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations"}
+    m = Manifest(**{**src.to_json(), "name": name, "file": out.name, "sha256": sha256_file(out), "extra": extra})
+    atomic_write_json(folder / f"{name}.json", m.to_json())
+    return m
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vision.export", description=export_baseline.__doc__)
     ap.add_argument("--out", default=str(WEIGHTS_DIR))

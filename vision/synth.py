@@ -207,8 +207,13 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
         src = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
         H = cv2.getPerspectiveTransform(src, quad)
         alpha = cv2.warpPerspective(logo_rgba[..., 3].astype(np.float32) / 255.0, H, (w, h), flags=cv2.INTER_LINEAR)
-        color = np.asarray(ink, np.float32) if ink is not None else _contrasting_ink(
-            rng, surface, logo_rgba[..., :3].reshape(-1, 3)[np.argmax(logo_rgba[..., 3])].astype(np.float32))
+        inked = logo_rgba[..., :3][logo_rgba[..., 3] > 127].astype(np.float32)
+        if ink is None and len(inked) and np.ptp(inked, axis=0).max() > 40:
+            # a multi-colour logo is printed in its own colours (a one-colour logo takes a contrasting ink)
+            color = cv2.warpPerspective(logo_rgba[..., :3].astype(np.float32), H, (w, h), flags=cv2.INTER_NEAREST)
+        else:
+            color = np.asarray(ink, np.float32) if ink is not None else _contrasting_ink(
+                rng, surface, logo_rgba[..., :3].reshape(-1, 3)[np.argmax(logo_rgba[..., 3])].astype(np.float32))
         alpha *= rng.uniform(0.85, 1.0)  # print opacity
         img = img * (1 - alpha[..., None]) + (color * shade[..., None]) * alpha[..., None]
 

@@ -243,15 +243,32 @@ def _unflatten_optimizer(template: dict, flat: dict) -> dict:
     return {"state": state, "param_groups": template["param_groups"]}
 
 
-def export_trained(checkpoint: str | os.PathLike, cfg: TrainConfig, name: str = "logo_lite0",
-                   out_dir: str | os.PathLike = WEIGHTS_DIR) -> Manifest:
-    """Export a checkpoint to `<out_dir>/<name>.onnx` (checked against torch on real training crops) + manifest."""
+def run_config(checkpoint: str | os.PathLike) -> TrainConfig:
+    """The TrainConfig a checkpoint was trained with (from the state.json beside it)."""
+    raw = json.loads((Path(checkpoint).parent / "state.json").read_text())["config"]
+    raw["photo_size"] = tuple(raw["photo_size"])
+    return TrainConfig(**raw)
+
+
+def sample_crops(cfg: TrainConfig, batches: int = 1, seed: int = 12345) -> np.ndarray:
+    """Preprocessed reference and photo crops of train brands, (2 * batch * batches, 3, S, S) float32: real inputs
+    for the export check and for int8 calibration (never eval brands)."""
+    bank, c = LogoBank(TRAIN_BRANDS), TrainConfig(seed=seed, input_size=cfg.input_size)
+    return np.concatenate([np.concatenate(make_batch(bank, c, i)) for i in range(batches)])
+
+
+def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_dir: str | os.PathLike = WEIGHTS_DIR,
+                   int8: bool = True) -> Manifest:
+    """Export a checkpoint to `<out_dir>/<name>.onnx` + manifest, checked against torch on real crops; with
+    `int8`, also its statically quantised variant `<name>_int8`. Returns the fp32 manifest."""
     torch = _torch()
+    from .export import quantize_int8
+
+    cfg = run_config(checkpoint)
     out_dir = Path(out_dir)
     model = build_embedding_model(cfg.pooling, dim=cfg.dim, weights=checkpoint)
-    refs, photos = make_batch(LogoBank(TRAIN_BRANDS), TrainConfig(batch=4, input_size=cfg.input_size), 0)
     onnx_file = out_dir / f"{name}.onnx"
-    diff = export_onnx(model, onnx_file, cfg.input_size, sample=np.concatenate([refs, photos]))
+    diff = export_onnx(model, onnx_file, cfg.input_size, sample=sample_crops(cfg)[::10])
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip() or None
@@ -265,6 +282,8 @@ def export_trained(checkpoint: str | os.PathLike, cfg: TrainConfig, name: str = 
         extra={"train": asdict(cfg), "commit": commit, "checkpoint": Path(checkpoint).name,
                "export": {"opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": diff}})
     atomic_write_json(out_dir / f"{name}.json", manifest.to_json())
+    if int8:
+        quantize_int8(out_dir / f"{name}.json", sample_crops(cfg, batches=2))
     return manifest
 
 
@@ -284,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads)
     ckpt = train(cfg, args.out)
     if args.export:
-        m = export_trained(ckpt, cfg, args.name)
+        m = export_trained(ckpt, args.name)
         logger.info("wrote %s.onnx (%s)", m.name, m.sha256)
     return 0
 

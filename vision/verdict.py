@@ -1,9 +1,10 @@
 """Stage: decide the verdict, risk and reasons from the brand hypotheses and their verification evidence.
 
 A brand is *confirmed* when its reference logo aligns onto the listing convincingly (enough SIFT inliers, or a
-high ink overlap). A confirmed brand's divergence score (geometry + detail) against its threshold gives
-consistent / suspect. A brand that is only *resembled* (similar embedding, partial overlap) is suspect: a lookalike.
-A brand that looks similar but cannot be aligned is suspect with that said, never silently consistent.
+high ink overlap). Its divergence score (geometry, detail, wordmark, colour) against the brand's calibrated
+threshold gives consistent / suspect. A brand that is only *resembled* (partial overlap: a lookalike or an altered
+mark) is judged by the same score, and its reasons say the match was partial. A brand that looks similar but
+cannot be aligned is suspect with risk 0.5 and that said, never silently consistent.
 """
 
 from __future__ import annotations
@@ -31,10 +32,23 @@ class VerdictConfig:
     top_candidates: int = 5
 
 
+def overlap(ev: Evidence) -> float:
+    """Best measure of how well the reference covers the listing's logo: the alignment's own ink overlap, or the
+    overlap after the width-preserving binarisation of verification (higher on small, blurred prints)."""
+    return max(ev.alignment.quality, ev.fidelity)
+
+
 def confirmed(ev: Evidence, cfg: VerdictConfig) -> bool:
     a = ev.alignment
-    return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and a.quality >= cfg.resemble_quality)
-                     or (a.quality >= cfg.confirm_quality and ev.specificity >= cfg.confirm_specificity))
+    return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and overlap(ev) >= cfg.resemble_quality)
+                     or (overlap(ev) >= cfg.confirm_quality and ev.specificity >= cfg.confirm_specificity))
+
+
+def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
+    """Aligned, only worse: an altered logo or a lookalike. A plain blob also "aligns" with a blob-like logo, so
+    some specificity is always required, and more of it when the embedding agrees less."""
+    return ev.aligned and overlap(ev) >= cfg.resemble_quality and ev.specificity >= 0.2 and (
+        ev.specificity >= cfg.resemble_specificity or similarity >= cfg.resemble_similarity)
 
 
 def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
@@ -50,6 +64,14 @@ def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
          f"strokes {abs(d.ink_ratio - 1):.0%} {'thicker' if d.ink_ratio > 1 else 'thinner'} than the reference"),
         (max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
     ]
+    w, c = ev.wordmark, ev.colour
+    if w is not None and w.edits and w.score >= 0.6:  # an illegible read is no evidence either way
+        terms.append((1.5 * w.edits, f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}"))
+    if c is not None:
+        terms.append((max(0.0, c.part_spread - 18.0) / 10.0, f"one part of the logo is printed in another colour "
+                                                              f"than the rest (ink {c.ink})"))
+        terms.append((max(0.0, c.off_palette - 22.0) / 10.0,
+                      f"colour {c.ink} differs from the registered {c.nearest}"))
     score = sum(t for t, _ in terms)
     reasons = [r for t, r in sorted(terms, key=lambda x: -x[0]) if t >= 0.5]
     return score, reasons
@@ -61,23 +83,17 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     `thresholds` are per-brand divergence thresholds from calibration (default: cfg.divergence_threshold)."""
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
     sim = {h.brand: h for h in hits}
+    threshold = lambda b: (thresholds or {}).get(b, cfg.divergence_threshold)
     ok = [ev for ev in evidence.values() if confirmed(ev, cfg)]
     if ok:
-        ev = max(ok, key=lambda e: e.alignment.quality + sim[e.brand].similarity)
-        return _judged(path, ev, sim[ev.brand], brand_names, cands, (thresholds or {}).get(
-            ev.brand, cfg.divergence_threshold))
-    # an altered logo still aligns, only worse: that is resemblance, not absence
-    # (a plain blob also "aligns" with a blob-like logo: some specificity is always required)
-    resembled = [ev for ev in evidence.values() if ev.aligned and ev.alignment.quality >= cfg.resemble_quality
-                 and ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
-                                                or sim[ev.brand].similarity >= cfg.resemble_similarity)]
-    if resembled:
-        ev = max(resembled, key=lambda e: e.alignment.quality)
-        h = sim[ev.brand]
-        name = brand_names.get(ev.brand, ev.brand)
-        return _record(path, "suspect", h, ev, name, cands, 0.9,
-                       [f"resembles {name} but does not match its logo (overlap {ev.alignment.quality:.0%}): "
-                        f"a lookalike or a heavily altered mark"])
+        ev = max(ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
+    # an altered logo still aligns, only worse: that is resemblance, not absence; it is judged by the same
+    # calibrated divergence score, and its reasons say the alignment was partial
+    partial = [ev for ev in evidence.values() if resembled(ev, sim[ev.brand].similarity, cfg)]
+    if partial:
+        ev = max(partial, key=overlap)
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     top = hits[0] if hits else None
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)
@@ -90,24 +106,34 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
                        candidates=cands, reasons=[f"no registered brand found in the photo{closest}"])
 
 
-def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: float) -> CheckRecord:
+def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: float, partial: bool = False
+            ) -> CheckRecord:
     name = brand_names.get(ev.brand, ev.brand)
     score, reasons = divergence_score(ev)
     risk = score_to_risk(score, threshold)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
+    if partial:
+        reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
+                   f"a lookalike or an altered mark"] + reasons
     if score >= threshold:
         rec = _record(path, "suspect", hit, ev, name, cands, risk,
                       reasons or [f"logo diverges from {name}'s reference (score {score:.2f} >= {threshold:.2f})"])
     else:
         rec = _record(path, "consistent", hit, ev, name, cands, risk,
-                      [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {a.quality:.0%}), "
+                      [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {overlap(ev):.0%}), "
                        f"no divergence beyond photographic variation"])
     g, d = ev.geometry, ev.detail
     rec.divergence = {"score": round(score, 4), "fidelity": round(ev.fidelity, 4), "threshold": round(threshold, 4), "max_part_shift": round(g.max_shift, 4),
                       "worst_part_fit": round(g.worst_fit, 4), "diff_area": round(d.diff_frac, 4),
                       "largest_diff_region": round(d.blob_frac, 4), "ink_ratio": round(d.ink_ratio, 4),
                       "mirrored_overlap": round(ev.mirrored_quality, 4)}
+    if ev.wordmark is not None:
+        rec.divergence["wordmark"] = {"read": ev.wordmark.read, "expected": ev.wordmark.expected,
+                                      "edits": ev.wordmark.edits, "confidence": round(ev.wordmark.score, 3)}
+    if ev.colour is not None:
+        rec.divergence["colour"] = {"ink": ev.colour.ink, "part_spread": round(ev.colour.part_spread, 2),
+                                    "off_palette": round(ev.colour.off_palette, 2), "nearest": ev.colour.nearest}
     return rec
 
 

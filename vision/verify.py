@@ -13,8 +13,10 @@ import numpy as np
 
 from .align import AlignConfig, Alignment, align_logo, mask_iou
 from .candidates import Box
-from .detail import Detail, divergence
+from .colour import Colour, compare_colours
+from .detail import Detail, divergence, stroke_px
 from .geometry import Geometry, part_residuals
+from .wordmark import Reading, TextLine, read_wordmark
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Evidence:
     trivial_quality: float = 0.0  # overlap the reference's own convex hull would reach: what any blob can score
     fidelity: float = 0.0  # ink overlap of reference and listing ink in the reference frame (1 = identical)
     footprint: float = 1.0  # reference pixels covered by one photo pixel
+    wordmark: Reading | None = None  # None when the reference has no legible wordmark
+    colour: Colour | None = None
 
     @property
     def specificity(self) -> float:
@@ -41,20 +45,42 @@ class Evidence:
         return self.alignment.ok
 
 
-def warp_to_reference(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int) -> np.ndarray:
-    """The listing's ink in the reference frame: warp the grey photo with H^-1, then Otsu with the known polarity."""
+def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int) -> np.ndarray:
+    """The listing logo in the reference frame as (h, w) uint8 grey, dark ink on a light surface."""
     h, w = shape
     grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
     warped = cv2.warpPerspective(grey, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                  borderMode=cv2.BORDER_REPLICATE)
-    warped = cv2.GaussianBlur(warped, (3, 3), 0)
-    _, m = cv2.threshold(warped, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return (1 - m if polarity > 0 else m).astype(np.float32)
+    return warped if polarity > 0 else 255 - warped
+
+
+def warp_to_reference(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int,
+                      ref: np.ndarray | None = None) -> np.ndarray:
+    """The listing's ink in the reference frame: the grey photo warped with H^-1 and binarised. With `ref` (the
+    expected ink, e.g. seen_reference) the threshold is the midpoint of the ink and surface grey levels measured
+    inside and just around it: blur spreads a stroke symmetrically about that level, so stroke widths survive.
+    Otsu (width-biased toward the larger class) is the fallback."""
+    g = cv2.GaussianBlur(warp_grey(photo, H, shape, polarity), (3, 3), 0)
+    if ref is not None:
+        ink = (ref > 0.5).astype(np.uint8)
+        k = max(5, int(0.08 * max(shape)) | 1)
+        inside = cv2.erode(ink, np.ones((3, 3), np.uint8)) > 0
+        around = (cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0) & (
+            cv2.dilate(ink, np.ones((5, 5), np.uint8)) == 0)
+        if inside.sum() >= 20 and around.sum() >= 20:
+            lo, hi = float(np.percentile(g[inside], 5)), float(np.median(g[around]))  # thin strokes never reach
+            # their true ink level at their median: their darkest pixels do
+            if hi - lo > 10:
+                return (g < 0.5 * (lo + hi)).astype(np.float32)
+    _, m = cv2.threshold(g, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return (1 - m).astype(np.float32)
 
 
 def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str, ref_ink: np.ndarray,
-                 cfg: AlignConfig = AlignConfig()) -> Evidence:
-    """Try `boxes` (best first) until the reference aligns; then measure geometry and detail divergence."""
+                 cfg: AlignConfig = AlignConfig(), text_lines: list[TextLine] = (),
+                 colors: tuple[str, ...] = ()) -> Evidence:
+    """Try `boxes` (best first) until the reference aligns; then measure geometry and detail divergence, read the
+    wordmark at the reference's `text_lines` (wordmark.reference_lines) and compare colours with `colors`."""
     trivial = hull_overlap(ref_ink)
     first = None
     for box in boxes:
@@ -64,17 +90,36 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
             break
     else:
         return first
-    warped = warp_to_reference(photo, a.H, ref_ink.shape, a.polarity)
     fp = footprint(a.H, ref_ink.shape)
-    geometry = part_residuals(ref_ink, warped)
-    # differences narrower than a photo pixel (seen from the reference frame) are not evidence
-    detail = divergence(ref_ink, warped, tolerance=0.6 * fp)
-    fidelity = mask_iou(ref_ink, warped)
+    # compare like with like: the reference as the camera would have seen it at the listing's resolution
+    seen = seen_reference(ref_ink, a.H, fp)
+    warped = warp_to_reference(photo, a.H, ref_ink.shape, a.polarity, seen)
+    geometry = part_residuals(seen, warped)
+    detail = divergence(seen, warped, tolerance=0.5 * fp)
+    fidelity = mask_iou(seen, warped)
     mirrored = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
         m = align_logo(photo, box, np.ascontiguousarray(ref_ink[:, ::-1]), cfg)
         mirrored = m.quality if m.ok else 0.0
-    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp)
+    reading = read_wordmark(warp_grey(photo, a.H, ref_ink.shape, a.polarity), list(text_lines))
+    # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
+    # from blur and JPEG's halved chroma resolution
+    colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke_px(ref_ink) >= 4 * fp else None
+    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, reading, colour)
+
+
+def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
+    """The reference ink after a round trip through the photo's pixel grid (blur to the photo's resolution, warp
+    into the photo, warp back), thresholded: what a genuine print of this size can look like at best."""
+    h, w = ref_ink.shape
+    corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
+    x0, y0 = np.floor(corners.min(0)) - 2
+    x1, y1 = np.ceil(corners.max(0)) + 2
+    T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
+    blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.5 * fp))
+    small = cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
+    back = cv2.warpPerspective(small, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    return (back > 0.5).astype(np.float32)
 
 
 def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:

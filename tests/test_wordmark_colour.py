@@ -1,0 +1,71 @@
+"""Wordmark OCR (real rapidocr models) and colour comparison, each on generated images."""
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.colour import compare_colours
+from vision.forge import font_path, render_text
+from vision.wordmark import edit_distance, normalise, read_wordmark, reference_lines
+
+
+def text_ink(text: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    rgba = render_text(text, 60, (0, 0, 0))
+    ink = np.pad(rgba[..., 3].astype(np.float32) / 255.0, 12)
+    return cv2.resize(ink, shape[::-1]) if shape else ink
+
+
+def grey(ink: np.ndarray) -> np.ndarray:
+    return (255 - 235 * ink).astype(np.uint8)
+
+
+def test_edit_distance_and_normalise():
+    assert edit_distance("SAMSUNG", "SAMSUNC") == 1 and edit_distance("SAMSUNG", "SMASUNG") == 2
+    assert edit_distance("", "ABC") == 3 and edit_distance("ABC", "ABC") == 0
+    assert normalise("intel.") == "INTEL" and normalise("The North-Face") == "THENORTHFACE"
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_reads_the_wordmark_and_spots_a_changed_letter():
+    ref = text_ink("SAMSUNG")
+    lines = reference_lines(ref, "SAMSUNG")
+    assert [normalise(line.text) for line in lines] == ["SAMSUNG"]
+    same = read_wordmark(grey(ref), lines)
+    assert same.read == "SAMSUNG" and same.edits == 0 and same.score > 0.8
+    fake = read_wordmark(grey(text_ink("SAMSUNC", ref.shape)), lines)
+    assert fake.read == "SAMSUNC" and fake.edits == 1
+
+
+def test_no_wordmark_no_lines():
+    ink = np.zeros((100, 100), np.float32)
+    cv2.circle(ink, (50, 50), 30, 1.0, -1)
+    assert reference_lines(ink, "NIKE") == [] and reference_lines(text_ink("ABC"), None) == []
+    assert read_wordmark(grey(ink), []) is None
+
+
+def two_discs() -> np.ndarray:
+    ink = np.zeros((120, 240), np.float32)
+    cv2.circle(ink, (60, 60), 40, 1.0, -1)
+    cv2.circle(ink, (180, 60), 40, 1.0, -1)
+    return ink
+
+
+def paint(ink: np.ndarray, left, right, surface=(235, 235, 225)) -> np.ndarray:
+    img = np.empty(ink.shape + (3,), np.uint8)
+    img[:] = surface
+    img[(ink > 0.5) & (np.arange(ink.shape[1]) < 120)[None, :]] = left
+    img[(ink > 0.5) & (np.arange(ink.shape[1]) >= 120)[None, :]] = right
+    return img
+
+
+def test_colour_part_spread_and_palette():
+    ink, eye = two_discs(), np.eye(3)
+    same = compare_colours(paint(ink, (200, 20, 30), (200, 20, 30)), eye, ink, ink, ("#c8141e",))
+    assert same.part_spread < 3 and same.off_palette < 3 and same.nearest == "#c8141e"
+    recoloured = compare_colours(paint(ink, (200, 20, 30), (20, 60, 200)), eye, ink, ink, ("#c8141e",))
+    assert recoloured.part_spread > 40
+    green = compare_colours(paint(ink, (20, 160, 40), (20, 160, 40)), eye, ink, ink, ("#c8141e",))
+    assert green.off_palette > 40
+    black = compare_colours(paint(ink, (15, 15, 15), (15, 15, 15)), eye, ink, ink, ("#c8141e",))
+    assert black.off_palette == 0.0  # black or white print is always allowed
+    assert compare_colours(paint(ink, 0, 0), eye, np.zeros_like(ink), ink) is None  # nothing to judge

@@ -1,0 +1,63 @@
+"""Stage: compare the colours of the aligned listing logo with each other and with the brand's registered colours.
+
+Colours are compared by chromaticity (a*, b* of CIELAB), not lightness, because lighting gradients and exposure
+change lightness across a photo far more than hue. Neutral inks (black, white, grey: chroma below `neutral`) are
+always allowed: a brand's mark printed in black or white is not a fake. Two signals:
+  * part spread: one connected part of the logo in another colour than the rest (a recoloured part);
+  * off-palette: a chromatic ink that is none of the registered colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+NEUTRAL_CHROMA = 14.0  # a*b* chroma below which an ink counts as black / white / grey
+
+
+@dataclass(frozen=True)
+class Colour:
+    ink: str  # "#rrggbb": the logo's dominant ink colour in the photo
+    part_spread: float  # largest a*b* distance of one part's colour from the dominant colour
+    off_palette: float  # a*b* distance from the dominant ink to the nearest registered colour (0: neutral/none)
+    nearest: str  # the registered colour it was compared with ("" when none)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+
+
+def _hex(rgb: np.ndarray) -> str:
+    return "#%02x%02x%02x" % tuple(int(v) for v in np.clip(rgb, 0, 255))
+
+
+def compare_colours(photo: np.ndarray, H: np.ndarray, ref_ink: np.ndarray, listing_ink: np.ndarray,
+                    registered: tuple[str, ...] = (), min_part: float = 0.06) -> Colour | None:
+    """photo (H, W, 3) uint8 RGB; H reference -> photo; ref_ink, listing_ink (h, w) in the reference frame.
+    None when too little ink is visible to judge."""
+    h, w = ref_ink.shape
+    rgb = cv2.warpPerspective(photo, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    both = ((ref_ink > 0.5) & (listing_ink > 0.5)).astype(np.uint8)
+    core = cv2.erode(both, np.ones((3, 3), np.uint8))  # edge pixels blend ink and surface
+    if core.sum() < 30:
+        return None
+    lab = _lab(rgb[core > 0])
+    dominant = np.median(lab, axis=0)
+    n, labels = cv2.connectedComponents((ref_ink > 0.5).astype(np.uint8), connectivity=8)
+    total = float(core.sum())
+    spread = 0.0
+    for i in range(1, n):
+        sel = (labels == i) & (core > 0)
+        if sel.sum() >= max(20, min_part * total):
+            part = np.median(_lab(rgb[sel]), axis=0)
+            spread = max(spread, float(np.hypot(*(part[1:] - dominant[1:]))))
+    off, nearest = 0.0, ""
+    if registered and np.hypot(*dominant[1:]) >= NEUTRAL_CHROMA:
+        regs = _lab(np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.uint8))
+        d = np.hypot(regs[:, 1] - dominant[1], regs[:, 2] - dominant[2])
+        off, nearest = float(d.min()), registered[int(d.argmin())]
+    ink_rgb = np.median(rgb[core > 0].reshape(-1, 3), axis=0)
+    return Colour(_hex(ink_rgb), spread, off, nearest)

@@ -1,0 +1,105 @@
+"""Stage: read a logo's wordmark with bundled OCR and compare it with what the genuine reference reads.
+
+OCR is rapidocr (PP-OCR detection + recognition ONNX models shipped inside the PyPI package, run by onnxruntime).
+The genuine reference is read once (detection + recognition) to find its text lines and what OCR makes of them;
+a listing logo, already aligned into the reference frame, is then read line by line (recognition only, ~30 ms a
+line). Comparing with the reference's own reading, not the registered text, cancels OCR's quirks on a font
+("intel." for intel); a line is only used when its reading agrees with the registered wordmark in the first place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .log import logger
+
+
+@dataclass(frozen=True)
+class TextLine:
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the reference frame
+    text: str  # what OCR reads on the genuine reference
+
+
+@dataclass(frozen=True)
+class Reading:
+    expected: str  # the genuine reference's reading of the checked lines, normalised
+    read: str  # the listing's reading, normalised ("" when nothing legible)
+    score: float  # OCR confidence of the listing's reading (lowest line), 0..1
+    edits: int  # edit distance between expected and read
+
+
+def normalise(text: str) -> str:
+    """Upper-case letters and digits only: case and punctuation are typography, not identity."""
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
+
+
+@functools.lru_cache(maxsize=1)
+def _engine():
+    from rapidocr import RapidOCR
+
+    return RapidOCR(params={"Global.log_level": "error"})
+
+
+def page(ink: np.ndarray) -> np.ndarray:
+    """Ink coverage (h, w) in [0, 1] -> dark-on-white RGB uint8, what OCR reads best."""
+    g = (255.0 - 235.0 * np.clip(ink, 0, 1)).astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=2)
+
+
+def reference_lines(ref_ink: np.ndarray, wordmark: str | None, min_score: float = 0.8) -> list[TextLine]:
+    """The reference logo's text lines that OCR reads as (part of) `wordmark`; [] when it has none, or when OCR
+    cannot read them (a stylised script): then the wordmark is not checked for this reference."""
+    want = normalise(wordmark or "")
+    if not want:
+        return []
+    res = _engine()(page(ref_ink), use_cls=False)
+    lines = []
+    boxes = getattr(res, "boxes", None)  # absent when nothing was detected
+    for quad, text, score in zip(boxes if boxes is not None else [], res.txts or (), res.scores or ()):
+        got = normalise(text)
+        if score < min_score or len(got) < 2:
+            continue
+        if got not in want and difflib.SequenceMatcher(None, got, want).ratio() < 0.75:
+            continue
+        xs, ys = np.asarray(quad)[:, 0], np.asarray(quad)[:, 1]
+        lines.append(TextLine((int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max()))), text))
+    logger.debug("reference wordmark lines: %s", [line.text for line in lines])
+    return lines
+
+
+def read_wordmark(grey: np.ndarray, lines: list[TextLine]) -> Reading | None:
+    """`grey`: the listing logo warped into the reference frame, (h, w) uint8 with dark ink on a light surface.
+    Reads each of the reference's `lines` at its place. None when there are no lines to read."""
+    if not lines:
+        return None
+    h, w = grey.shape
+    expected, read, score = [], [], 1.0
+    for line in lines:
+        x0, y0, x1, y1 = line.box
+        pad = max(2, (y1 - y0) // 4)
+        crop = grey[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
+        lo, hi = np.percentile(crop, (2, 98)) if crop.size else (0, 255)
+        crop = np.clip((crop.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo)), 0, 255).astype(np.uint8)
+        res = _engine()(np.repeat(crop[..., None], 3, axis=2), use_det=False, use_cls=False, use_rec=True)
+        text = normalise(res.txts[0]) if res.txts else ""
+        score = min(score, float(res.scores[0]) if res.scores else 0.0)
+        expected.append(normalise(line.text))
+        read.append(text)
+    e, r = "".join(expected), "".join(read)
+    return Reading(e, r, score, edit_distance(e, r))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
