@@ -57,7 +57,8 @@ def reference_lines(ref_ink: np.ndarray, wordmark: str | None, min_score: float 
     want = normalise(wordmark or "")
     if not want:
         return []
-    res = _engine()(page(ref_ink), use_cls=False)
+    # every flag explicit: rapidocr keeps the flags of the previous call for those left out
+    res = _engine()(page(ref_ink), use_det=True, use_cls=False, use_rec=True)
     lines = []
     boxes = getattr(res, "boxes", None)  # absent when nothing was detected
     for quad, text, score in zip(boxes if boxes is not None else [], res.txts or (), res.scores or ()):
