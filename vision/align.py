@@ -99,6 +99,12 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     ink, polarity = photo_ink(region_s)
     best = None
     H, inliers = _sift_homography(ref_ink, region_s, polarity, cfg)
+    if H is None:  # the border vote on polarity can be wrong (a region mostly of a dark product edge): try the other
+        H2, n2 = _sift_homography(ref_ink, region_s, -polarity, cfg)
+        if H2 is not None:
+            H, inliers, polarity, ink = H2, n2, -polarity, 1.0 - ink
+        else:
+            inliers = max(inliers, n2)
     if H is not None:
         refined = _ecc_refine(ref_ink, ink, H, cfg)
         best = ("sift", H if refined is None else refined, inliers)
@@ -167,14 +173,26 @@ def _moments(mask: np.ndarray):
     return cx, cy, np.sqrt(m["m00"]), theta
 
 
-def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
-    """Moments give centroid, scale and principal axis (up to 180 degrees); ECC refines each start; the start
-    whose refined overlap is best wins."""
-    target = _main_ink(ink)
-    a, b = _moments(ref_ink), _moments(target)
-    if a is None or b is None:
+def _axes(mask: np.ndarray):
+    """Centroid, principal directions (columns) and standard deviations along them."""
+    m = cv2.moments(mask)
+    if m["m00"] < 1e-3:
         return None
-    best, best_q = None, -1.0
+    c = np.array([m["m10"], m["m01"]]) / m["m00"]
+    cov = np.array([[m["mu20"], m["mu11"]], [m["mu11"], m["mu02"]]]) / m["m00"]
+    vals, vecs = np.linalg.eigh(cov)
+    return c, vecs, np.sqrt(np.maximum(vals, 1e-9))
+
+
+def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+    """Start transforms reference -> region: a similarity from centroid, size and principal axis, and an affine
+    that also matches the spread along each principal axis (a tilted camera foreshortens one axis), each in both
+    180-degree orientations."""
+    a, b = _moments(ref_ink), _moments(target)
+    pa, pb = _axes(ref_ink), _axes(target)
+    if a is None or b is None or pa is None or pb is None:
+        return []
+    starts = []
     for flip in (0.0, np.pi):
         ang = b[3] - a[3] + flip
         sc = b[2] / a[2]
@@ -182,6 +200,23 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
         A = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], np.float64)
         A[0, 2] = b[0] - (c * a[0] - s * a[1])
         A[1, 2] = b[1] - (s * a[0] + c * a[1])
+        starts.append(A)
+    (ca, va, sa), (cb, vb, sb) = pa, pb
+    for signs in ((1, 1), (-1, -1), (1, -1), (-1, 1)):
+        M = (vb * np.array(signs)) @ np.diag(sb / sa) @ va.T
+        if np.linalg.det(M) <= 0:  # a mirror is never a camera
+            continue
+        A = np.eye(3)
+        A[:2, :2], A[:2, 2] = M, cb - M @ ca
+        starts.append(A)
+    return starts
+
+
+def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
+    """Moment-based starts (_shape_starts), each refined by ECC; the start whose refined overlap is best wins."""
+    target = _main_ink(ink)
+    best, best_q = None, -1.0
+    for A in _shape_starts(ref_ink, target):
         H = _ecc_refine(ref_ink, target, A, cfg)
         H = A if H is None else H
         if not _plausible(H, ref_ink.shape):
@@ -227,6 +262,19 @@ def _overlap(ref_ink: np.ndarray, ink: np.ndarray, H: np.ndarray) -> float:
     """IoU of reference ink and the region's ink warped into the reference frame."""
     h, w = ref_ink.shape
     return mask_iou(ref_ink, cv2.warpPerspective(ink, np.linalg.inv(H), (w, h), flags=cv2.INTER_LINEAR))
+
+
+def mask_f(a: np.ndarray, b: np.ndarray, tol: float) -> float:
+    """Tolerant overlap of two float masks (thresholded at 0.5): the F-score of "this ink pixel has ink of the
+    other mask within `tol` pixels", both ways. Unlike IoU it forgives sub-`tol` misregistration, which on thin
+    strokes would otherwise look like divergence. 1 when both are empty."""
+    a, b = a > 0.5, b > 0.5
+    if not a.any() or not b.any():
+        return float(a.any() == b.any())
+    near_a = cv2.distanceTransform((~a).astype(np.uint8), cv2.DIST_L2, 3) <= tol
+    near_b = cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, 3) <= tol
+    recall, precision = float(near_b[a].mean()), float(near_a[b].mean())
+    return 2 * recall * precision / (recall + precision) if recall + precision else 0.0
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -20,11 +20,11 @@ from .gallery import Gallery
 from .load import load_image
 from .log import logger
 from .synth import PhotoStyle, photograph
-from .verdict import divergence_score
+from .verdict import VerdictConfig, confirmed, divergence_score
 from .verify import verify_brand
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 2  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 3  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
                int(q[:, 0].max() + pad[0]) + 1, int(q[:, 1].max() + pad[1]) + 1)
         ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg, text_lines, colors)
-        if not ev.aligned:
+        if not confirmed(ev, VerdictConfig()):  # a failed or doubtful alignment says nothing of genuine variation
             unaligned += 1
             continue
         scores.append(divergence_score(ev)[0])

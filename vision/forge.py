@@ -118,7 +118,8 @@ def forge(rgba: np.ndarray, family: str, rng: np.random.Generator, wordmark: str
         out = rgba.copy()
         part = _pick(_split(alpha, rng), rng)
         old = np.asarray(_fill_color(rgba), np.float32)
-        new = (old + rng.choice([-1, 1], size=3) * rng.uniform(90, 160, size=3)).clip(0, 255)
+        # move each channel away from its end of the range, so even a black or white mark really changes colour
+        new = (old + np.where(old < 128, 1, -1) * rng.uniform(90, 160, size=3)).clip(0, 255)
         out[part, :3] = new.astype(np.uint8)
         return out
     if family in ("letters_swapped", "letter_substituted", "retypeset"):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .align import mask_f
+
 
 @dataclass(frozen=True)
 class PartResidual:
@@ -20,7 +22,7 @@ class PartResidual:
     shift: float  # best local shift / logo size
     dx: float  # pixels, reference frame
     dy: float
-    fit: float  # IoU of the part with the listing's ink after the local shift (1 = perfect)
+    fit: float  # tolerant overlap (align.mask_f) of the part with the listing's ink after the local shift
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,10 @@ def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.06) -> list[np.ndar
     return [labels == i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_frac * total]
 
 
-def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2) -> Geometry:
+def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2, tol: float = 1.0) -> Geometry:
     """ref_ink and warped (listing ink in the reference frame), both (h, w) float in [0, 1] -> Geometry.
-    Each part is template-matched within +-`search` of the logo size around where the global fit put it."""
+    Each part is template-matched within +-`search` of the logo size around where the global fit put it; its fit
+    forgives `tol` pixels of misregistration."""
     h, w = ref_ink.shape
     ys, xs = np.nonzero(ref_ink > 0.5)
     if len(xs) == 0:
@@ -66,9 +69,6 @@ def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2)
         score = score - 0.15 * np.hypot(xx - r, yy - r) / r
         by, bx = np.unravel_index(int(np.argmax(score)), score.shape)
         dx, dy = float(bx - r), float(by - r)
-        shifted = win[by:by + (y1 - y0), bx:bx + (x1 - x0)] > 0.5
-        t = tpl > 0.5
-        union = np.logical_or(t, shifted).sum()
-        fit = float(np.logical_and(t, shifted).sum() / union) if union else 0.0
+        fit = mask_f(tpl, win[by:by + (y1 - y0), bx:bx + (x1 - x0)], tol)
         out.append(PartResidual((int(x0), int(y0), int(x1), int(y1)), float(np.hypot(dx, dy) / size), dx, dy, fit))
     return Geometry(tuple(out), max(p.shift for p in out), min(p.fit for p in out))

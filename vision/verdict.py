@@ -56,17 +56,17 @@ def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
     scaled so that 1 is well outside what photography did to genuine logos in the benchmark's measurements."""
     a, g, d = ev.alignment, ev.geometry, ev.detail
     terms: list[tuple[float, str]] = [
-        (max(0.0, 0.9 - ev.fidelity) / 0.06, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
+        (max(0.0, 0.97 - ev.fidelity) / 0.02, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
         (max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
         (max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
         (max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
-        (max(0.0, abs(math.log(max(d.ink_ratio, 1e-3))) - 0.12) / 0.1,
+        (max(0.0, abs(math.log(max(d.ink_ratio, 1e-3))) - 0.1) / 0.05,
          f"strokes {abs(d.ink_ratio - 1):.0%} {'thicker' if d.ink_ratio > 1 else 'thinner'} than the reference"),
         (max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
     ]
     w, c = ev.wordmark, ev.colour
     if w is not None and w.edits and w.score >= 0.6:  # an illegible read is no evidence either way
-        terms.append((1.5 * w.edits, f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}"))
+        terms.append((3.0 * w.edits, f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}"))
     if c is not None:
         terms.append((max(0.0, c.part_spread - 18.0) / 10.0, f"one part of the logo is printed in another colour "
                                                               f"than the rest (ink {c.ink})"))

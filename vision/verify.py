@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, mask_iou
+from .align import AlignConfig, Alignment, align_logo, mask_f
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, stroke_px
@@ -29,7 +29,7 @@ class Evidence:
     detail: Detail | None = None
     mirrored_quality: float = 0.0  # ink overlap when the mirrored reference is aligned instead
     trivial_quality: float = 0.0  # overlap the reference's own convex hull would reach: what any blob can score
-    fidelity: float = 0.0  # ink overlap of reference and listing ink in the reference frame (1 = identical)
+    fidelity: float = 0.0  # tolerant overlap (align.mask_f) of reference and listing ink in the reference frame
     footprint: float = 1.0  # reference pixels covered by one photo pixel
     wordmark: Reading | None = None  # None when the reference has no legible wordmark
     colour: Colour | None = None
@@ -94,9 +94,10 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
     warped = warp_to_reference(photo, a.H, ref_ink.shape, a.polarity, seen)
-    geometry = part_residuals(seen, warped)
+    tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
+    geometry = part_residuals(seen, warped, tol=tol)
     detail = divergence(seen, warped, tolerance=0.5 * fp)
-    fidelity = mask_iou(seen, warped)
+    fidelity = mask_f(seen, warped, tol)
     mirrored = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
         m = align_logo(photo, box, np.ascontiguousarray(ref_ink[:, ::-1]), cfg)
@@ -104,7 +105,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     reading = read_wordmark(warp_grey(photo, a.H, ref_ink.shape, a.polarity), list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
     # from blur and JPEG's halved chroma resolution
-    colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke_px(ref_ink) >= 4 * fp else None
+    colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke_px(ref_ink) >= 6 * fp else None
     return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, reading, colour)
 
 
@@ -116,7 +117,7 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
     x0, y0 = np.floor(corners.min(0)) - 2
     x1, y1 = np.ceil(corners.max(0)) + 2
     T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
-    blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.5 * fp))
+    blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.7 * fp))
     small = cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
     back = cv2.warpPerspective(small, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     return (back > 0.5).astype(np.float32)
