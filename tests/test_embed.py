@@ -1,8 +1,10 @@
 """Contract tests of every shipped embedder (weights/*.json), and ONNX-vs-torch parity of the export."""
 
 import json
+import tempfile
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 from tests.conftest import listing
@@ -66,3 +68,44 @@ def test_onnx_matches_torch_on_real_crops():
         ref = model(torch.from_numpy(x)).numpy()
     got = e.session.run(None, {"image": x})[0]
     assert np.abs(ref - got).max() <= 1e-4
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.stem)
+def test_shipped_embedder_retrieves_the_brand(manifest):
+    """A handful of generated listing photos (logo crops) find their brand among six from one reference each."""
+    from vision import synth
+    from vision.index import reference_views
+
+    e = Embedder(manifest, threads=1)
+    brands = ("nike", "adidas", "puma", "samsung", "apple", "starbucks")
+    refs, owner = [], []
+    for b in brands:
+        for _, rgb in reference_views(synth.render_logo(b, 256), "logo"):
+            refs.append(rgb)
+            owner.append(b)
+    gallery = e(refs)
+    rng = np.random.default_rng(4)
+    hits = []
+    for b in brands:
+        p = synth.photograph(synth.render_logo(b, 256), rng, synth.PhotoStyle(logo_frac=(0.3, 0.4)))
+        x0, y0 = np.floor(p.quad.min(0)).astype(int) - 8
+        x1, y1 = np.ceil(p.quad.max(0)).astype(int) + 8
+        v = e([p.image[max(0, y0):y1, max(0, x0):x1]])
+        hits.append(owner[int(np.argmax(gallery @ v[0]))] == b)
+    # the trained embedders must get them all; the ImageNet baseline is the weaker reference point
+    assert np.mean(hits) >= (1.0 if Manifest.read(manifest).extra.get("train") else 0.5), hits
+
+
+def test_trained_architecture_export_matches_torch():
+    """The export path of trained models (projection head, small input) checks itself against onnxruntime."""
+    torch = pytest.importorskip("torch")
+    from vision.export import build_embedding_model, export_onnx
+
+    torch.manual_seed(0)
+    model = build_embedding_model("gem", dim=64)
+    x = np.stack([letterbox(listing(b, s), 128) for s, b in enumerate(("nike", "samsung"))]).astype(np.float32)
+    x = ((x / 255.0 - 0.5) / 0.5).transpose(0, 3, 1, 2).copy()
+    with tempfile.TemporaryDirectory() as tmp:
+        assert export_onnx(model, f"{tmp}/m.onnx", 128, sample=x) <= 1e-4
+        sess = ort.InferenceSession(f"{tmp}/m.onnx", providers=["CPUExecutionProvider"])
+        assert sess.run(None, {"image": np.concatenate([x, x, x])})[0].shape == (6, 64)  # dynamic batch

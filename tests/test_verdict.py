@@ -6,7 +6,7 @@ from vision.geometry import Geometry
 from vision.index import Entry
 from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
-from vision.verdict import VerdictConfig, decide, divergence_score, score_to_risk
+from vision.verdict import VerdictConfig, decide, divergence_score, divergence_terms, score_to_risk
 from vision.verify import Evidence
 
 CFG = VerdictConfig()
@@ -40,7 +40,7 @@ def test_confirmed_and_clean_is_consistent():
 
 
 def test_verification_beats_similarity_for_the_brand():
-    ev = {"nike": evidence("nike", method="none"), "puma": evidence("puma", quality=0.95, inliers=20)}
+    ev = {"nike": evidence("nike", method="none"), "puma": evidence("puma", quality=0.99, inliers=20)}
     r = decide("p.jpg", [hit("nike", 0.8), hit("puma", 0.7)], ev, {}, CFG)
     assert r.brand == "puma" and r.verdict == "consistent"
 
@@ -67,9 +67,12 @@ def test_unaligned_lookalike_is_suspect_and_says_so():
 def test_per_brand_threshold_and_risk_map():
     ev = {"nike": evidence("nike", shift=0.03)}
     score, _ = divergence_score(ev["nike"])
-    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": score * 2}).verdict == "consistent"
-    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": score / 2}).verdict == "suspect"
-    assert score_to_risk(1.0, 1.0) == 0.5 and score_to_risk(0.0, 1.0) == 0.0 and score_to_risk(9, 1.0) > 0.85
+    shift = next(v for n, v, _ in divergence_terms(ev["nike"]) if n == "part_shift")
+    assert score == shift > 1.0  # the part shift is the strongest channel
+    loose = decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": {"part_shift": shift * 2}})
+    assert loose.verdict == "consistent" and abs(loose.risk - 1 / 3) < 1e-6
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, {"nike": {"part_shift": shift / 2}}).verdict == "suspect"
+    assert score_to_risk(1.0) == 0.5 and score_to_risk(0.0) == 0.0 and score_to_risk(9) > 0.85
 
 
 def test_row_contract():

@@ -1,9 +1,11 @@
 """Stage: per-brand divergence thresholds from the natural variation of the brand's own genuine references.
 
 Each logo reference is photographed under random nuisances (vision.synth.photograph: tilt, rotation, scale,
-lighting, colour cast, blur, noise, JPEG) and verified against itself, exactly as a listing would be. The
-threshold is the (1 - false_flag_rate) quantile of those genuine divergence scores, never below a floor. Results
-are stored in <gallery>/.index/calibration.json, keyed by brand and reference hashes, so they are recomputed only
+lighting, colour cast, blur, noise, JPEG) and verified against itself, exactly as a listing would be. Each
+divergence channel (verdict.TERMS) gets its own threshold: the (1 - false_flag_rate / channels) quantile of a tail
+fitted to its genuine values, never below a floor. A listing is suspect when any channel passes its threshold, so
+by the union bound at most `false_flag_rate` of genuine listings are flagged. Results are stored in
+<gallery>/.index/calibration.json, keyed by brand, reference hashes and settings, so they are recomputed only
 when a brand's references change.
 """
 
@@ -20,28 +22,30 @@ from .gallery import Gallery
 from .load import load_image
 from .log import logger
 from .synth import PhotoStyle, photograph
-from .verdict import VerdictConfig, confirmed, divergence_score
+from .verdict import TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 3  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 5  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
 class CalibrationConfig:
     samples: int = 32  # genuine photos per brand
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
-    floor: float = 1.0  # a threshold never goes below this (few samples under-estimate the tail)
+    floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
 
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
                     align_cfg=None, text_lines=(), colors: tuple[str, ...] = ()) -> dict:
-    """Genuine divergence scores of one logo reference (`rgba`, its ink mask `ink`) -> {"threshold", "scores",
-    "unaligned"}. Boxes are the logo's true box grown by a random margin, as the candidate stage gives them."""
+    """Genuine divergence channels of one logo reference (`rgba`, its ink mask `ink`) -> {"thresholds": {channel:
+    threshold}, "values": {channel: sorted genuine values}, "unaligned": count}. Boxes are the logo's true box grown
+    by a random margin, as the candidate stage gives them."""
     align_cfg = align_cfg or AlignConfig()
     rng = np.random.default_rng(cfg.seed)
-    scores, unaligned = [], 0
+    values: dict[str, list[float]] = {t: [] for t in TERMS}
+    unaligned = 0
     for _ in range(cfg.samples):
         p = photograph(rgba, rng, PhotoStyle())
         q = p.quad
@@ -52,9 +56,12 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         if not confirmed(ev, VerdictConfig()):  # a failed or doubtful alignment says nothing of genuine variation
             unaligned += 1
             continue
-        scores.append(divergence_score(ev)[0])
-    return {"threshold": max(cfg.floor, tail_threshold(scores, cfg.false_flag_rate)) if scores else cfg.floor, "scores": [round(s, 4) for s in sorted(scores)], "unaligned": unaligned,
-            "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
+        for name, v, _ in divergence_terms(ev):
+            values[name].append(v)
+    rate = cfg.false_flag_rate / len(TERMS)
+    thresholds = {t: max(cfg.floor, tail_threshold(v, rate)) if len(v) > 1 else cfg.floor for t, v in values.items()}
+    return {"thresholds": thresholds, "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()},
+            "unaligned": unaligned, "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
 
 
 def tail_threshold(scores: list[float], false_flag_rate: float) -> float:
@@ -86,8 +93,8 @@ def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
     return entry is not None and entry.get("key") == calibration_key(brand, cfg)
 
 
-def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, float] | None:
-    """{brand: threshold} if calibration.json is up to date for every brand with a logo, else None."""
+def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, dict[str, float]] | None:
+    """{brand: {channel: threshold}} if calibration.json is up to date for every brand with a logo, else None."""
     stored = load_thresholds(gallery)
     out = {}
     for brand in gallery.brands():
@@ -95,13 +102,13 @@ def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, flo
             entry = stored.get(brand.slug)
             if not _fresh(entry, brand, cfg):
                 return None
-            out[brand.slug] = float(entry["threshold"])
+            out[brand.slug] = dict(entry["thresholds"])
     return out
 
 
 def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: CalibrationConfig = CalibrationConfig(),
-                      align_cfg=None) -> dict[str, float]:
-    """Bring <gallery>/.index/calibration.json up to date and return {brand: threshold}.
+                      align_cfg=None) -> dict[str, dict[str, float]]:
+    """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}.
     `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink), `reference_text(brand, file)`
     its wordmark lines (Context.reference_text). Caller holds the lock."""
     stored = load_thresholds(gallery)
@@ -113,17 +120,18 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
             continue
         entry = stored.get(brand.slug)
         if not _fresh(entry, brand, cfg):
-            # the brand's threshold is the loosest of its logo references' (any of them may be the one matched)
+            # each channel's threshold is the loosest of the brand's logo references' (any may be the one matched)
             results = [calibrate_brand(reference_ink(brand.slug, r.file),
                                        load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg,
                                        reference_text(brand.slug, r.file), brand.colors)
                        for r in logos]
-            entry = {"key": calibration_key(brand, cfg), "threshold": max(r["threshold"] for r in results),
+            entry = {"key": calibration_key(brand, cfg),
+                     "thresholds": {t: max(r["thresholds"][t] for r in results) for t in TERMS},
                      "unaligned": sum(r["unaligned"] for r in results), "per_reference": results}
             stored[brand.slug] = entry
             changed = True
-            logger.info("calibrated %s: threshold %.2f", brand.slug, entry["threshold"])
-        out[brand.slug] = float(entry["threshold"])
+            logger.info("calibrated %s: %s", brand.slug, {t: round(v, 2) for t, v in entry["thresholds"].items()})
+        out[brand.slug] = dict(entry["thresholds"])
     for slug in set(stored) - {b.slug for b in brands}:
         del stored[slug]
         changed = True

@@ -47,7 +47,7 @@ class Context:
     index: RefIndex
     brands: dict[str, Brand]
     config: CheckConfig = field(default_factory=CheckConfig)
-    thresholds: dict[str, float] = field(default_factory=dict)  # per-brand divergence thresholds (calibration)
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # brand -> channel -> threshold
     _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _lines: dict[str, list[TextLine]] = field(default_factory=dict, repr=False)
 

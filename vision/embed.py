@@ -20,7 +20,7 @@ from .fsio import sha256_file
 from .log import logger
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_MODEL = "efficientnet_lite0_imagenet"
+DEFAULT_MODEL = "logo_lite0"  # trained by vision.train; the ImageNet baseline stays for comparison
 
 
 @dataclass(frozen=True)

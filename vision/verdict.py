@@ -28,7 +28,6 @@ class VerdictConfig:
     resemble_quality: float = 0.55  # ink overlap at which a brand is resembled (lookalike territory) ...
     resemble_specificity: float = 0.3
     resemble_similarity: float = 0.6  # ... and the embedding agrees this much
-    divergence_threshold: float = 1.0  # divergence score at which a confirmed brand becomes suspect
     top_candidates: int = 5
 
 
@@ -51,39 +50,54 @@ def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
         ev.specificity >= cfg.resemble_specificity or similarity >= cfg.resemble_similarity)
 
 
-def divergence_score(ev: Evidence) -> tuple[float, list[str]]:
-    """Geometry and detail evidence -> (score, reasons). 0 = indistinguishable from the reference; each term is
-    scaled so that 1 is well outside what photography did to genuine logos in the benchmark's measurements."""
-    a, g, d = ev.alignment, ev.geometry, ev.detail
-    terms: list[tuple[float, str]] = [
-        (max(0.0, 0.97 - ev.fidelity) / 0.02, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
-        (max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
-        (max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
-        (max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
-        (max(0.0, abs(math.log(max(d.ink_ratio, 1e-3))) - 0.1) / 0.05,
-         f"strokes {abs(d.ink_ratio - 1):.0%} {'thicker' if d.ink_ratio > 1 else 'thinner'} than the reference"),
-        (max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
+TERMS = ("fidelity", "part_shift", "part_fit", "region", "stroke_thicker", "stroke_thinner", "mirror", "wordmark",
+         "colour_parts", "colour_palette")
+
+
+def divergence_terms(ev: Evidence) -> list[tuple[str, float, str]]:
+    """The evidence channels as (name, value, reason): 0 = indistinguishable from the reference, each scaled so
+    that 1 is outside what photography did to genuine logos in the benchmark's measurements (calibration then
+    sets each brand's own per-channel threshold)."""
+    a, g, d, w, c = ev.alignment, ev.geometry, ev.detail, ev.wordmark, ev.colour
+    read = w is not None and w.score >= 0.6  # an illegible read is no evidence either way
+    return [
+        ("fidelity", max(0.0, 0.97 - ev.fidelity) / 0.02, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
+        ("part_shift", max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
+        ("part_fit", max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
+        ("region", max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
+        # two channels: small genuine prints lose thin strokes (ink ratio < 1) far more often than they gain ink
+        ("stroke_thicker", max(0.0, math.log(max(d.ink_ratio, 1e-3)) - 0.1) / 0.05,
+         f"strokes {d.ink_ratio - 1:.0%} thicker than the reference"),
+        ("stroke_thinner", max(0.0, -math.log(max(d.ink_ratio, 1e-3)) - 0.1) / 0.05,
+         f"strokes {1 - d.ink_ratio:.0%} thinner than the reference"),
+        ("mirror", max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
+        ("wordmark", 3.0 * w.edits if read else 0.0,
+         f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}" if w else ""),
+        ("colour_parts", max(0.0, c.part_spread - 18.0) / 10.0 if c else 0.0,
+         f"one part of the logo is printed in another colour than the rest (ink {c.ink})" if c else ""),
+        ("colour_palette", max(0.0, c.off_palette - 22.0) / 10.0 if c else 0.0,
+         f"colour {c.ink} differs from the registered {c.nearest}" if c else ""),
     ]
-    w, c = ev.wordmark, ev.colour
-    if w is not None and w.edits and w.score >= 0.6:  # an illegible read is no evidence either way
-        terms.append((3.0 * w.edits, f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}"))
-    if c is not None:
-        terms.append((max(0.0, c.part_spread - 18.0) / 10.0, f"one part of the logo is printed in another colour "
-                                                              f"than the rest (ink {c.ink})"))
-        terms.append((max(0.0, c.off_palette - 22.0) / 10.0,
-                      f"colour {c.ink} differs from the registered {c.nearest}"))
-    score = sum(t for t, _ in terms)
-    reasons = [r for t, r in sorted(terms, key=lambda x: -x[0]) if t >= 0.5]
-    return score, reasons
+
+
+def divergence_score(ev: Evidence, thresholds: dict[str, float] | None = None) -> tuple[float, list[str]]:
+    """(score, reasons): the largest channel value relative to its threshold (default 1 for every channel), so
+    score >= 1 means some channel is beyond the brand's genuine variation. Reasons: channels at >= half their
+    threshold, strongest first."""
+    thr = thresholds or {}
+    rel = [(v / max(thr.get(name, 1.0), 1e-6), why) for name, v, why in divergence_terms(ev)]
+    reasons = [why for r, why in sorted(rel, key=lambda x: -x[0]) if r >= 0.5]
+    return max(r for r, _ in rel), reasons
 
 
 def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand_names: dict[str, str],
-           cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, float] | None = None) -> CheckRecord:
+           cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, dict[str, float]] | None = None
+           ) -> CheckRecord:
     """hits best first (match.match_brands), evidence per verified brand (verify.verify_brand) -> the record.
-    `thresholds` are per-brand divergence thresholds from calibration (default: cfg.divergence_threshold)."""
+    `thresholds`: per brand, per divergence channel (calibrate.py; a missing one is 1.0)."""
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
     sim = {h.brand: h for h in hits}
-    threshold = lambda b: (thresholds or {}).get(b, cfg.divergence_threshold)
+    threshold = lambda b: (thresholds or {}).get(b, {})
     ok = [ev for ev in evidence.values() if confirmed(ev, cfg)]
     if ok:
         ev = max(ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
@@ -106,28 +120,29 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
                        candidates=cands, reasons=[f"no registered brand found in the photo{closest}"])
 
 
-def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: float, partial: bool = False
-            ) -> CheckRecord:
+def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: dict[str, float],
+            partial: bool = False) -> CheckRecord:
     name = brand_names.get(ev.brand, ev.brand)
-    score, reasons = divergence_score(ev)
-    risk = score_to_risk(score, threshold)
+    score, reasons = divergence_score(ev, thresholds)
+    risk = score_to_risk(score)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
     if partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
-    if score >= threshold:
-        rec = _record(path, "suspect", hit, ev, name, cands, risk,
-                      reasons or [f"logo diverges from {name}'s reference (score {score:.2f} >= {threshold:.2f})"])
+    if score >= 1.0:
+        rec = _record(path, "suspect", hit, ev, name, cands, risk, reasons)
     else:
         rec = _record(path, "consistent", hit, ev, name, cands, risk,
                       [f"matches {name}: logo aligned with {ev.reference} ({how}, overlap {overlap(ev):.0%}), "
                        f"no divergence beyond photographic variation"])
     g, d = ev.geometry, ev.detail
-    rec.divergence = {"score": round(score, 4), "fidelity": round(ev.fidelity, 4), "threshold": round(threshold, 4), "max_part_shift": round(g.max_shift, 4),
-                      "worst_part_fit": round(g.worst_fit, 4), "diff_area": round(d.diff_frac, 4),
-                      "largest_diff_region": round(d.blob_frac, 4), "ink_ratio": round(d.ink_ratio, 4),
-                      "mirrored_overlap": round(ev.mirrored_quality, 4)}
+    rec.divergence = {"score": round(score, 4), "fidelity": round(ev.fidelity, 4),
+                      "max_part_shift": round(g.max_shift, 4), "worst_part_fit": round(g.worst_fit, 4),
+                      "diff_area": round(d.diff_frac, 4), "largest_diff_region": round(d.blob_frac, 4),
+                      "ink_ratio": round(d.ink_ratio, 4), "mirrored_overlap": round(ev.mirrored_quality, 4),
+                      "channels": {n: round(v / max(thresholds.get(n, 1.0), 1e-6), 3)
+                                   for n, v, _ in divergence_terms(ev)}}
     if ev.wordmark is not None:
         rec.divergence["wordmark"] = {"read": ev.wordmark.read, "expected": ev.wordmark.expected,
                                       "edits": ev.wordmark.edits, "confidence": round(ev.wordmark.score, 3)}
@@ -137,9 +152,9 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, threshold: fl
     return rec
 
 
-def score_to_risk(score: float, threshold: float) -> float:
-    """Monotone map of a divergence score to 0..1 with 0.5 exactly at the brand's threshold."""
-    return float(score / (score + threshold)) if threshold > 0 else 1.0
+def score_to_risk(score: float) -> float:
+    """Monotone map of a divergence score (1 = a channel at its calibrated threshold) to 0..1, 0.5 at 1."""
+    return float(score / (score + 1.0))
 
 
 def _record(path, verdict, hit: BrandHit, ev: Evidence | None, name, cands, risk, reasons) -> CheckRecord:
