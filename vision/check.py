@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     since it was written) is brought up to date and saved; one built by another embedder is refused."""
     g = open_gallery(gallery)
     embedder = load_embedder(model, threads=threads)
+    config = with_model_similarity(config, embedder)
     index = load_index(g, embedder)
     if index is None or verify_index(g, index):
         with g.locked():
@@ -96,6 +97,15 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
                                            config.align)
     ctx.thresholds = thresholds
     return ctx
+
+
+def with_model_similarity(config: CheckConfig, embedder: Embedder) -> CheckConfig:
+    """Similarity levels are a property of the embedder (each model has its own cosine scale): a manifest's
+    `extra.similarity` sets them, unless the caller already moved them off the defaults."""
+    levels = (embedder.manifest.extra or {}).get("similarity") or {}
+    v, default = config.verdict, VerdictConfig()
+    changes = {k: float(x) for k, x in levels.items() if getattr(v, k) == getattr(default, k)}
+    return replace(config, verdict=replace(v, **changes)) if changes else config
 
 
 def check_image(ctx: Context, image: str | os.PathLike | np.ndarray, path: str | None = None) -> CheckRecord:
