@@ -12,6 +12,9 @@ when a brand's references change.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +38,7 @@ class CalibrationConfig:
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
+    workers: int = 0  # processes for calibrating several brands (0: one per CPU)
 
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
@@ -110,31 +114,43 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
                       align_cfg=None) -> dict[str, dict[str, float]]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}.
     `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink), `reference_text(brand, file)`
-    its wordmark lines (Context.reference_text). Caller holds the lock."""
+    its wordmark lines (Context.reference_text). Stale brands are calibrated in parallel, one process per CPU
+    (cfg.workers). Caller holds the lock."""
     stored = load_thresholds(gallery)
-    out, changed = {}, False
     brands = gallery.brands()
-    for brand in brands:
-        logos = [r for r in brand.references if r.kind == "logo"]
-        if not logos:
-            continue
-        entry = stored.get(brand.slug)
-        if not _fresh(entry, brand, cfg):
-            # each channel's threshold is the loosest of the brand's logo references' (any may be the one matched)
-            results = [calibrate_brand(reference_ink(brand.slug, r.file),
-                                       load_image(gallery.ref_path(brand.slug, r), keep_alpha=True), cfg, align_cfg,
-                                       reference_text(brand.slug, r.file), brand.colors)
-                       for r in logos]
-            entry = {"key": calibration_key(brand, cfg),
-                     "thresholds": {t: max(r["thresholds"][t] for r in results) for t in TERMS},
-                     "unaligned": sum(r["unaligned"] for r in results), "per_reference": results}
-            stored[brand.slug] = entry
-            changed = True
-            logger.info("calibrated %s: %s", brand.slug, {t: round(v, 2) for t, v in entry["thresholds"].items()})
-        out[brand.slug] = dict(entry["thresholds"])
-    for slug in set(stored) - {b.slug for b in brands}:
+    stale = [b for b in brands if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
+    jobs = [(b.slug, (reference_ink(b.slug, r.file), load_image(gallery.ref_path(b.slug, r), keep_alpha=True), cfg,
+                      align_cfg, reference_text(b.slug, r.file), tuple(b.colors)))
+            for b in stale for r in b.references if r.kind == "logo"]
+    results: dict[str, list[dict]] = {b.slug: [] for b in stale}
+    for slug, result in zip([j[0] for j in jobs], _map(_calibrate_job, [j[1] for j in jobs], cfg.workers)):
+        results[slug].append(result)
+    for brand in stale:
+        # each channel's threshold is the loosest of the brand's logo references' (any may be the one matched)
+        rs = results[brand.slug]
+        stored[brand.slug] = {"key": calibration_key(brand, cfg),
+                              "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS},
+                              "unaligned": sum(r["unaligned"] for r in rs), "per_reference": rs}
+        logger.info("calibrated %s: %s", brand.slug,
+                    {t: round(v, 2) for t, v in stored[brand.slug]["thresholds"].items()})
+    gone = set(stored) - {b.slug for b in brands}
+    for slug in gone:
         del stored[slug]
-        changed = True
-    if changed:
+    if stale or gone:
         atomic_write_json(gallery.root / ".index" / CALIBRATION, stored)
-    return out
+    return {b.slug: dict(stored[b.slug]["thresholds"]) for b in brands if b.slug in stored}
+
+
+def _calibrate_job(args: tuple) -> dict:
+    return calibrate_brand(*args)
+
+
+def _map(fn, items: list, workers: int) -> list:
+    """fn over items, in `workers` processes (0: one per CPU) when there is more than one item; order kept.
+    Results are the same as in one process: every item carries its own seeded generator."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    # spawn, not fork: the parent holds onnxruntime and FAISS thread pools that a fork would copy mid-flight
+    with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, items))

@@ -137,11 +137,13 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
 
 
 def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:
-    """Verify the top brand hypotheses that clear the similarity floor; stop early once one is confirmed with a
-    clear lead, since the rest cannot win."""
+    """Verify the top brand hypotheses that clear the similarity floor and stay within `verify_margin` of the best;
+    stop early once one is confirmed with a clear lead, since the rest cannot win."""
     cfg = ctx.config.verdict
     out: dict[str, Evidence] = {}
     for h in hits[:cfg.verify_top]:
+        if hits[0].similarity - h.similarity > cfg.verify_margin:
+            break  # hits are best first: the rest are further still from the best brand
         if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
             continue
         ink = ctx.reference_ink(h.brand, h.entry.file)

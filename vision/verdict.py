@@ -21,7 +21,8 @@ from .verify import Evidence
 class VerdictConfig:
     no_match_threshold: float = 0.45  # embedding similarity below which a brand is not even verified
     match_threshold: float = 0.72  # similarity at which an unaligned brand is still called "looks like"
-    verify_top: int = 5  # brand hypotheses that get verified
+    verify_top: int = 5  # brand hypotheses that get verified ...
+    verify_margin: float = 0.15  # ... while within this similarity of the best one
     confirm_inliers: int = 12  # SIFT inliers that confirm a brand
     confirm_quality: float = 0.80  # ink overlap that confirms a brand ...
     confirm_specificity: float = 0.5  # ... when it is also this far above what a plain blob would reach
