@@ -2,7 +2,7 @@
 `authcheck scan`, and print brand top-1, counterfeit ROC-AUC of `risk`, TPR at 1%/2% false flags, the flagged rate
 of genuine listings, per-family TPR and the unbranded no_match rate, for seen and unseen brands separately.
 
-    python benchmarks/accuracy.py            # full run (about 10 minutes on 2 cores)
+    python benchmarks/accuracy.py            # full run (about 14 minutes on 2 cores)
     python benchmarks/accuracy.py --quick    # a smaller set, for iterating
 """
 
