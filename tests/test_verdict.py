@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 
 from vision.align import Alignment
@@ -59,6 +61,9 @@ def test_unaligned_lookalike_is_suspect_and_says_so():
     r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none", quality=0.3)}, {}, CFG)
     assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
     assert r.alignment["aligned"] is False
+    blob = {"nike": replace(evidence("nike", quality=0.6, inliers=0, method="shape"), trivial_quality=0.7)}
+    r = decide("p.jpg", [hit("nike", 0.9)], blob, {}, CFG)  # aligned, but no better than a plain blob would
+    assert r.verdict == "suspect" and r.risk == 0.5 and "no more than a plain shape" in r.reasons[0]
     partial = {"nike": evidence("nike", quality=0.65, inliers=3, method="shape")}
     r = decide("p.jpg", [hit("nike", 0.65)], partial, {}, CFG)
     assert r.verdict == "suspect" and "resembles" in r.reasons[0]

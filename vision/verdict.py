@@ -112,10 +112,12 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     top = hits[0] if hits else None
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)
-        note = evidence[top.brand].alignment.note if top.brand in evidence else "not verified"
-        return _record(path, "suspect", top, evidence.get(top.brand), name, cands, 0.5,
+        ev = evidence.get(top.brand)
+        why = ("not verified" if ev is None else ev.alignment.note if not ev.aligned else
+               f"the best fit overlaps {overlap(ev):.0%}, no more than a plain shape of that outline would")
+        return _record(path, "suspect", top, ev, name, cands, 0.5,
                        [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned "
-                        f"with its reference ({note}); geometry and detail were not checked"])
+                        f"with its reference ({why}); geometry and detail were not checked"])
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
     return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
                        candidates=cands, reasons=[f"no registered brand found in the photo{closest}"])
