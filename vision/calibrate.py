@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,7 @@ from .verdict import TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 5  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 7  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
                int(q[:, 0].max() + pad[0]) + 1, int(q[:, 1].max() + pad[1]) + 1)
         ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg, text_lines, colors)
-        if not confirmed(ev, VerdictConfig()):  # a failed or doubtful alignment says nothing of genuine variation
+        # only alignments confirmed without the embedding's word: doubtful ones say nothing of genuine variation
+        if not confirmed(ev, VerdictConfig()):
             unaligned += 1
             continue
         for name, v, _ in divergence_terms(ev):
@@ -152,5 +154,9 @@ def _map(fn, items: list, workers: int) -> list:
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
     # spawn, not fork: the parent holds onnxruntime and FAISS thread pools that a fork would copy mid-flight
-    with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(fn, items))
+    try:
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            return list(pool.map(fn, items))
+    except BrokenProcessPool:  # e.g. a __main__ that child processes cannot import (code piped to python -)
+        logger.warning("worker processes unavailable; calibrating in this process")
+        return [fn(x) for x in items]

@@ -150,6 +150,6 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
         ev = verify_brand(rgb, list(h.boxes), h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align,
                           ctx.reference_text(h.brand, h.entry.file), ctx.brands[h.brand].colors)
         out[h.brand] = ev
-        if confirmed(ev, cfg) and ev.alignment.quality >= 0.9:
+        if confirmed(ev, cfg, h.similarity) and ev.alignment.quality >= 0.9:
             break
     return out

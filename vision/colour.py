@@ -2,7 +2,8 @@
 
 Colours are compared by chromaticity (a*, b* of CIELAB), not lightness, because lighting gradients and exposure
 change lightness across a photo far more than hue. Neutral inks (black, white, grey: chroma below `neutral`) are
-always allowed: a brand's mark printed in black or white is not a fake. Two signals:
+always allowed: a brand's mark printed in black or white is not a fake, and so are very dark or very light inks,
+whose measured hue is mostly colour cast. Two signals:
   * part spread: one connected part of the logo in another colour than the rest (a recoloured part);
   * off-palette: a chromatic ink that is none of the registered colours.
 """
@@ -15,6 +16,8 @@ import cv2
 import numpy as np
 
 NEUTRAL_CHROMA = 14.0  # a*b* chroma below which an ink counts as black / white / grey
+NEUTRAL_L = (30.0, 85.0)  # inks darker or lighter than this (L*) are judged neutral too: a colour cast gives a
+# near-black or near-white print a measurable hue that was never printed (measured on genuine benchmark listings)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def compare_colours(photo: np.ndarray, H: np.ndarray, ref_ink: np.ndarray, listi
             part = np.median(_lab(rgb[sel]), axis=0)
             spread = max(spread, float(np.hypot(*(part[1:] - dominant[1:]))))
     off, nearest = 0.0, ""
-    if registered and np.hypot(*dominant[1:]) >= NEUTRAL_CHROMA:
+    neutral = np.hypot(*dominant[1:]) < NEUTRAL_CHROMA or not NEUTRAL_L[0] <= dominant[0] <= NEUTRAL_L[1]
+    if registered and not neutral:
         regs = _lab(np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.uint8))
         d = np.hypot(regs[:, 1] - dominant[1], regs[:, 2] - dominant[2])
         off, nearest = float(d.min()), registered[int(d.argmin())]

@@ -38,10 +38,14 @@ def overlap(ev: Evidence) -> float:
     return max(ev.alignment.quality, ev.fidelity)
 
 
-def confirmed(ev: Evidence, cfg: VerdictConfig) -> bool:
-    a = ev.alignment
-    return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and overlap(ev) >= cfg.resemble_quality)
-                     or (overlap(ev) >= cfg.confirm_quality and ev.specificity >= cfg.confirm_specificity))
+def confirmed(ev: Evidence, cfg: VerdictConfig, similarity: float = 0.0) -> bool:
+    """The brand is in the photo: enough SIFT inliers, or a high overlap that either a plain blob could not reach
+    or the embedding vouches for (round, compact marks overlap their own convex hull well, so specificity alone
+    would never confirm them)."""
+    a, o = ev.alignment, overlap(ev)
+    return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and o >= cfg.resemble_quality)
+                     or (o >= cfg.confirm_quality and (ev.specificity >= cfg.confirm_specificity
+                                                       or similarity >= cfg.match_threshold)))
 
 
 def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
@@ -99,7 +103,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
     sim = {h.brand: h for h in hits}
     threshold = lambda b: (thresholds or {}).get(b, {})
-    ok = [ev for ev in evidence.values() if confirmed(ev, cfg)]
+    ok = [ev for ev in evidence.values() if confirmed(ev, cfg, sim[ev.brand].similarity)]
     if ok:
         ev = max(ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
