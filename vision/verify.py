@@ -54,13 +54,13 @@ def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity
     return warped if polarity > 0 else 255 - warped
 
 
-def warp_to_reference(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int,
-                      ref: np.ndarray | None = None) -> np.ndarray:
-    """The listing's ink in the reference frame: the grey photo warped with H^-1 and binarised. With `ref` (the
-    expected ink, e.g. seen_reference) the threshold is the midpoint of the ink and surface grey levels measured
-    inside and just around it: blur spreads a stroke symmetrically about that level, so stroke widths survive.
-    Otsu (width-biased toward the larger class) is the fallback."""
-    g = cv2.GaussianBlur(warp_grey(photo, H, shape, polarity), (3, 3), 0)
+def binarise(grey: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """The listing's ink (float 0/1) from its warped grey (warp_grey). With `ref` (the expected ink, e.g.
+    seen_reference) the threshold is the midpoint of the ink and surface grey levels measured inside and just
+    around it: blur spreads a stroke symmetrically about that level, so stroke widths survive. Otsu (width-biased
+    toward the larger class) is the fallback."""
+    shape = grey.shape
+    g = cv2.GaussianBlur(grey, (3, 3), 0)
     if ref is not None:
         ink = (ref > 0.5).astype(np.uint8)
         k = max(5, int(0.08 * max(shape)) | 1)
@@ -93,7 +93,8 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
-    warped = warp_to_reference(photo, a.H, ref_ink.shape, a.polarity, seen)
+    grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
+    warped = binarise(grey, seen)
     tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
     geometry = part_residuals(seen, warped, tol=tol)
     detail = divergence(seen, warped, tolerance=0.5 * fp)
@@ -102,7 +103,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
         m = align_logo(photo, box, np.ascontiguousarray(ref_ink[:, ::-1]), cfg)
         mirrored = m.quality if m.ok else 0.0
-    reading = read_wordmark(warp_grey(photo, a.H, ref_ink.shape, a.polarity), list(text_lines))
+    reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
     # from blur and JPEG's halved chroma resolution
     colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke_px(ref_ink) >= 6 * fp else None
