@@ -17,6 +17,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -73,8 +74,6 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
 def tail_threshold(scores: list[float], false_flag_rate: float) -> float:
     """The (1 - false_flag_rate) quantile of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2%
     tail directly, and their maximum swings with one odd render; a fitted tail is steadier."""
-    from statistics import NormalDist
-
     z = NormalDist().inv_cdf(1.0 - false_flag_rate)
     logs = np.log1p(np.asarray(scores, np.float64))
     return float(np.expm1(logs.mean() + z * logs.std(ddof=1))) if len(logs) > 1 else float(scores[0])
