@@ -268,7 +268,8 @@ def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_
     out_dir = Path(out_dir)
     model = build_embedding_model(cfg.pooling, dim=cfg.dim, weights=checkpoint)
     onnx_file = out_dir / f"{name}.onnx"
-    diff = export_onnx(model, onnx_file, cfg.input_size, sample=sample_crops(cfg)[::10])
+    crops = sample_crops(cfg, batches=2)  # rendered once: a few check the export, all calibrate int8
+    diff = export_onnx(model, onnx_file, cfg.input_size, sample=crops[::20])
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip() or None
@@ -286,7 +287,7 @@ def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_
                "export": {"opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": diff}})
     atomic_write_json(out_dir / f"{name}.json", manifest.to_json())
     if int8:
-        quantize_int8(out_dir / f"{name}.json", sample_crops(cfg, batches=2))
+        quantize_int8(out_dir / f"{name}.json", crops)
     return manifest
 
 
