@@ -134,15 +134,13 @@ def _check(args: argparse.Namespace) -> int:
 def _explain(ctx, image: str, out: str, several: bool):
     from PIL import Image
 
-    from .check import check_with_evidence
-    from .explain import explain
+    from .explain import check_and_explain
     from .fsio import atomic_write_bytes
 
-    rec, rgb, ev = check_with_evidence(ctx, image)
-    ink = ctx.reference_ink(rec.brand, rec.reference.split("/", 1)[1]) if rec.reference else None
+    rec, picture = check_and_explain(ctx, image)
     target = Path(out) / f"{Path(image).stem}.explain.png" if several else Path(out)
     buf = io.BytesIO()
-    Image.fromarray(explain(rgb, rec, ink, ev)).save(buf, format="PNG")
+    Image.fromarray(picture).save(buf, format="PNG")
     atomic_write_bytes(target, buf.getvalue())
     logger.info("wrote %s", target)
     return rec
@@ -207,19 +205,15 @@ def _update_index(g, args: argparse.Namespace, rebuild: bool = False) -> None:
     from tqdm import tqdm
 
     from .embed import load_embedder
-    from .index import load_index, save_index, sync_index
+    from .index import refresh_index
 
     embedder = load_embedder(args.model, args.threads)
-    with g.locked():
-        index = None if rebuild else load_index(g, embedder)
-        with tqdm(unit="ref", desc="index", disable=not sys.stderr.isatty(), leave=False) as bar:
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+    with tqdm(unit="ref", desc="index", disable=not sys.stderr.isatty(), leave=False) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
 
-            index = sync_index(g, embedder, index, progress)
-        save_index(index, g)
-    logger.info("index: %d vectors", len(index))
+        refresh_index(g, embedder, rebuild, progress)
 
 
 def _index_build(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .check import Context, check_with_evidence
 from .record import CheckRecord
 from .verify import Evidence
 
@@ -44,6 +45,20 @@ def explain(photo: np.ndarray | None, record: CheckRecord, ref_ink: np.ndarray |
     return np.concatenate([banner, body], axis=0)
 
 
+def check_and_explain(ctx: Context, image, path: str | None = None) -> tuple[CheckRecord, np.ndarray]:
+    """check_image plus its explaining picture (see `explain`)."""
+    rec, rgb, ev = check_with_evidence(ctx, image, path)
+    ink = ctx.reference_ink(rec.brand, rec.reference.split("/", 1)[1]) if rec.reference else None
+    return rec, explain(rgb, rec, ink, ev)
+
+
 def _fit(img: np.ndarray, height: int) -> np.ndarray:
+    """Scale into a (height, 4/3 height) box, padded white: wide wordmarks would otherwise dwarf the photo."""
     h, w = img.shape[:2]
-    return cv2.resize(img, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
+    box_w = round(height * 4 / 3)
+    scale = min(height / h, box_w / w)
+    small = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    out = np.full((height, box_w, 3), 255, np.uint8)
+    y, x = (height - small.shape[0]) // 2, (box_w - small.shape[1]) // 2
+    out[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return out

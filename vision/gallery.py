@@ -40,10 +40,15 @@ def gallery_root(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("AUTHCHECK_GALLERY") or "reference_gallery")
 
 
+def slugify(name: str) -> str:
+    """A brand slug made from a display name ("New Balance" -> "new-balance"); "" when nothing is left."""
+    return re.sub(r"[^a-z0-9_-]+", "-", str(name).lower()).strip("-_")[:64].strip("-_")
+
+
 def check_slug(name: str) -> str:
     """Return `name` if it is a safe brand slug, else raise BrandNameError saying what would be accepted."""
     if not isinstance(name, str) or not _SLUG.match(name):
-        hint = re.sub(r"[^a-z0-9_-]+", "-", str(name).lower()).strip("-_")[:64]
+        hint = slugify(name)
         raise BrandNameError(
             f"invalid brand name {name!r}: use a slug of lowercase letters, digits, '-' and '_' "
             f"(1-64 characters, starting and ending with a letter or digit)" + (f", e.g. {hint!r}" if hint else ""))

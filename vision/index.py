@@ -151,6 +151,18 @@ def sync_index(gallery: Gallery, embedder: Embedder, index: RefIndex | None = No
     return index
 
 
+def refresh_index(gallery: Gallery, embedder: Embedder, rebuild: bool = False,
+                  progress: Callable[[int, int], None] | None = None) -> RefIndex:
+    """Under the gallery's lock: load the stored index (or start afresh with `rebuild`), sync it with the gallery
+    and save it. Returns the saved index. `progress(done, total)` as in sync_index."""
+    with gallery.locked():
+        index = None if rebuild else load_index(gallery, embedder)
+        index = sync_index(gallery, embedder, index, progress)
+        save_index(index, gallery)
+    logger.info("index: %d vectors", len(index))
+    return index
+
+
 def save_index(index: RefIndex, gallery: Gallery) -> None:
     """Write the index beside the gallery (FAISS file first, then the sidecar, atomically). Caller holds the lock."""
     folder = gallery.root / INDEX_DIR

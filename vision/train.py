@@ -41,7 +41,7 @@ from .log import logger, setup_cli_logging
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    steps: int = 800
+    steps: int = 1800
     batch: int = 40  # logos per step (each gives a reference and a photo view)
     input_size: int = 128
     dim: int = 256
