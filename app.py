@@ -275,7 +275,7 @@ def build(svc: Service) -> gr.Blocks:
 
             with gr.Tab("Bulk", id="bulk"):
                 files = gr.File(label="Listing photos, or a .zip of them", file_count="multiple",
-                                file_types=IMAGE_TYPES + [".zip"])
+                                file_types=IMAGE_TYPES + [".zip"], elem_id="bulk-files")
                 start = gr.Button("Scan", variant="primary", elem_id="bulk-button")
                 summary = gr.Markdown(elem_id="bulk-summary")
                 results = gr.Dataframe(label="Results, highest risk first", interactive=False, wrap=True)

@@ -37,9 +37,17 @@ PRODUCTS_PER_BRAND = 3
 LISTINGS = [("nike_sneaker_box", "nike", 1), ("adidas_bag", "adidas", 2), ("samsung_phone_case", "samsung", 3),
             ("puma_tshirt", "puma", 4), ("starbucks_mug", "starbucks", 5), ("dell_laptop_sleeve", "dell", 6),
             ("plain_product", None, 7), ("unregistered_brand_visa", "visa", 8)]
+# counterfeits: (file stem, slug, seed, forge family)
+FAKES = [("fake_samsung_wordmark", "samsung", 9, "letter_substituted"), ("fake_adidas_part_moved", "adidas", 10,
+                                                                          "part_moved")]
 
 
 def build(gallery_dir: Path, listings_dir: Path) -> None:
+    build_gallery(gallery_dir)
+    build_listings(listings_dir)
+
+
+def build_gallery(gallery_dir: Path) -> None:
     if gallery_dir.exists():
         shutil.rmtree(gallery_dir)
     gallery = Gallery(gallery_dir)
@@ -64,6 +72,10 @@ def build(gallery_dir: Path, listings_dir: Path) -> None:
     with gallery.locked():
         save_index(sync_index(gallery, embedder), gallery)
 
+
+def build_listings(listings_dir: Path) -> None:
+    from vision.forge import forge
+
     if listings_dir.exists():
         shutil.rmtree(listings_dir)
     listings_dir.mkdir(parents=True)
@@ -71,6 +83,11 @@ def build(gallery_dir: Path, listings_dir: Path) -> None:
         rng = np.random.default_rng(seed)
         logo = synth.render_logo(slug, 256, color=synth.print_color(slug)) if slug else None
         synth.save_rgb(listings_dir / f"{stem}.jpg", synth.photograph(logo, rng).image)
+    clear = synth.PhotoStyle(logo_frac=(0.3, 0.4), tilt=0.08, rotation=10, jpeg=(85, 95))
+    for stem, slug, seed, family in FAKES:
+        rng = np.random.default_rng(seed)
+        fake = forge(synth.render_logo(slug, 256, color=synth.print_color(slug)), family, rng, BRANDS[slug])
+        synth.save_rgb(listings_dir / f"{stem}.jpg", synth.photograph(fake, rng, clear).image)
 
 
 def _save_rgba(path: Path, rgba: np.ndarray) -> None:
@@ -83,9 +100,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gallery", type=Path, default=ROOT / "reference_gallery")
     ap.add_argument("--listings", type=Path, default=ROOT / "examples" / "listings")
+    ap.add_argument("--listings-only", action="store_true", help="keep the gallery, regenerate the listings")
     args = ap.parse_args()
-    build(args.gallery, args.listings)
-    print(f"wrote {args.gallery} ({len(BRANDS)} brands) and {args.listings} ({len(LISTINGS)} listings)")
+    if args.listings_only:
+        build_listings(args.listings)
+    else:
+        build(args.gallery, args.listings)
+    print(f"wrote {args.gallery} ({len(BRANDS)} brands) and {args.listings} ({len(LISTINGS) + len(FAKES)} listings)")
     return 0
 
 
