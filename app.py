@@ -39,7 +39,7 @@ from vision.uploads import UploadLimits, accept_uploads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples" / "listings").glob("*.jpg"))
-LIMITS = UploadLimits(max_files=500, max_file_bytes=20 * 1024 * 1024, max_total_bytes=500 * 1024 * 1024)
+LIMITS = UploadLimits(max_files=500, max_file_bytes=25 * 1024 * 1024, max_total_bytes=500 * 1024 * 1024)
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
 COLOURS = {"consistent": "#2e9e45", "suspect": "#d93025", "no_match": "#6b6b6b", "error": "#222222"}
 LABELS = {"consistent": "CONSISTENT", "suspect": "SUSPECT", "no_match": "NO MATCH", "error": "ERROR"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,9 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "outline, reference, divergence heat map (with several images: a folder)")
     _common(p)
 
-    p = sub.add_parser("scan", help="check every photo under a folder into a .jsonl or .csv file (resumable)")
+    p = sub.add_parser("scan", help="check every photo under a folder into a .jsonl, .csv or .parquet file "
+                                    "(parallel, resumable)")
     p.add_argument("folder", metavar="DIR")
-    p.add_argument("--out", required=True, metavar="FILE", help="FILE.jsonl or FILE.csv; rerunning skips files already in it")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="FILE.jsonl, FILE.csv or FILE.parquet; rerunning skips files already in it")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="checker processes (default: one per core, %(default)s here); 1 = in this process")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local processes, or a Ray Data pipeline (needs extra 'scale')")
+    p.add_argument("--address", default=None, help="with --engine ray: the cluster to join (default: a local Ray)")
+    p.add_argument("--report", default=None, metavar="FILE.html",
+                   help="also write an HTML report: flagged listings first, with references and evidence")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _common(p)
 
@@ -148,13 +158,33 @@ def _explain(ctx, image: str, out: str, several: bool):
 
 def _scan(args: argparse.Namespace) -> int:
     from .check import open_context
-    from .scan import scan
 
     ctx = open_context(args.gallery, args.model, args.threads)
-    s = scan(ctx, args.folder, args.out, progress=not args.no_progress)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(s.verdicts.items())) or "nothing new"
-    print(f"scanned {s.checked} files ({counts}); {s.skipped} already in {args.out}", file=sys.stderr)
+    if args.engine == "ray":
+        from .scan_ray import scan_ray
+
+        s = scan_ray(ctx, args.folder, args.out, address=args.address, workers=args.workers,
+                     progress=not args.no_progress)
+    else:
+        from .scan import scan
+
+        s = scan(ctx, args.folder, args.out, progress=not args.no_progress, workers=args.workers)
+    print(s.text(), file=sys.stderr)
+    if args.report:
+        _report(ctx, args.out, args.report)
     return 0
+
+
+def _report(ctx, results: str, target: str) -> None:
+    from .explain import check_and_explain
+    from .fsio import atomic_write_bytes
+    from .report import html_report
+    from .rows import read_rows
+
+    page = html_report(read_rows(results), f"authcheck scan: {results}", ctx.gallery.root,
+                       evidence=lambda row: check_and_explain(ctx, row["path"])[1])
+    atomic_write_bytes(target, page.encode("utf-8"))
+    logger.info("wrote %s", target)
 
 
 def _gallery(args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ and OCR readings come from the outside world.
 from __future__ import annotations
 
 import base64
+import heapq
 import html
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -41,27 +42,35 @@ def thumbnail(path: str | Path, side: int = 220) -> np.ndarray | None:
     return np.asarray(im)
 
 
-def html_report(rows: Sequence[dict], title: str = "authcheck report", gallery_root: str | Path | None = None,
+def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_root: str | Path | None = None,
                 evidence: Callable[[dict], np.ndarray | None] | None = None, listing_root: str | Path | None = None,
                 max_rows: int = 500) -> str:
-    """-> HTML page: counts per verdict, top brands, and a table of rows by risk with the listing thumbnail
-    (the row's path, under `listing_root` when given), the matched reference (from `gallery_root`), and — for suspect rows, when
-    `evidence` is given — the picture it returns. At most `max_rows` rows are shown (the summary counts all)."""
-    rows = by_risk(rows)
-    verdicts = Counter(r.get("verdict") for r in rows)
-    brands = Counter(r.get("brand") for r in rows if r.get("brand"))
+    """-> HTML page: counts per verdict, top brands, and a table of the `max_rows` highest-risk rows with the
+    listing thumbnail (the row's path, under `listing_root` when given), the matched reference (from
+    `gallery_root`), and — for suspect rows, when `evidence` is given — the picture it returns. Rows are streamed:
+    memory holds only the rows shown."""
+    verdicts, brands, total = Counter(), Counter(), 0
+    top: list = []  # min-heap of (sort key, n, row): the max_rows rows that sort first
+    for n, r in enumerate(rows):
+        total += 1
+        verdicts[r.get("verdict")] += 1
+        if r.get("brand"):
+            brands[r["brand"]] += 1
+        key = (r.get("risk") is not None, r.get("risk") or 0.0, -n)
+        (heapq.heappush if len(top) < max_rows else heapq.heappushpop)(top, (key, n, r))
+    shown = [r for _, _, r in sorted(top, reverse=True)]
     esc = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style>"
            f"</head><body><h1>{esc(title)}</h1>"]
     summary = ", ".join(f"<span class='badge' style='background:{_BADGE.get(v, '#444')}'>{esc(str(v))} {n}</span>"
                         for v, n in verdicts.most_common())
-    out.append(f"<p>{len(rows)} photos: {summary}</p>")
+    out.append(f"<p>{total} photos: {summary}</p>")
     if brands:
         out.append("<p class='small'>top brands: " + ", ".join(f"{esc(b)} ({n})" for b, n in brands.most_common(10))
                    + "</p>")
     out.append("<table><tr><th>listing</th><th>verdict</th><th>risk</th><th>reasons</th><th>reference</th>"
                "<th>evidence</th></tr>")
-    for r in rows[:max_rows]:
+    for r in shown:
         verdict = str(r.get("verdict"))
         ref = Path(gallery_root) / r["reference"] if gallery_root and r.get("reference") else None
         pic = evidence(r) if evidence is not None and verdict == "suspect" else None
@@ -69,13 +78,13 @@ def html_report(rows: Sequence[dict], title: str = "authcheck report", gallery_r
         brand = esc(str(r.get("brand_name") or r.get("brand") or ""))
         reasons = "<br>".join(esc(str(x)) for x in (r.get("reasons") or []))
         out.append(
-            f"<tr><td>{_img(thumbnail(Path(listing_root or '') / r['path']))}<div class='small'>{esc(str(r['path']))}</div></td>"
-            f"<td><span class='badge' style='background:{_BADGE.get(verdict, '#444')}'>{esc(verdict)}</span>"
-            f"<div>{brand}</div></td><td>{risk}</td><td>{reasons}</td>"
+            f"<tr><td>{_img(thumbnail(Path(listing_root or '') / r['path']))}<div class='small'>{esc(str(r['path']))}"
+            f"</div></td><td><span class='badge' style='background:{_BADGE.get(verdict, '#444')}'>{esc(verdict)}"
+            f"</span><div>{brand}</div></td><td>{risk}</td><td>{reasons}</td>"
             f"<td>{_img(thumbnail(ref)) if ref else ''}</td><td>{_img(pic, 480) if pic is not None else ''}</td></tr>")
     out.append("</table>")
-    if len(rows) > max_rows:
-        out.append(f"<p class='small'>{len(rows) - max_rows} lower-risk rows not shown.</p>")
+    if total > len(shown):
+        out.append(f"<p class='small'>{total - len(shown)} lower-risk rows not shown.</p>")
     out.append("</body></html>")
     return "\n".join(out)
 

@@ -1,27 +1,30 @@
-"""Bulk checking of a folder: reader -> check -> writer, resumable.
+"""Bulk checking of a folder: reader -> check (in this process or a pool of worker processes) -> writer.
 
-The writer appends one row per file and flushes it, so a scan killed at any moment keeps every row it wrote; a
-rerun reads the output back, skips the paths already there, and drops a half-written last line if the kill came
-mid-write.
+Resumable: the writer (vision.rows) keeps every row written before a kill, and a rerun skips the paths the
+output already holds. A file that makes a worker process die (a decoder crash) becomes an `error` row, found by
+re-checking the files that were in flight one at a time.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import heapq
 import os
-from collections import Counter
+import time
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from .check import Context, check_image
+from .check import CheckConfig, Context, check_image, open_context
 from .errors import AuthcheckError
 from .log import logger
-from .record import COLUMNS, CheckRecord, row_to_csv
+from .record import CheckRecord
+from .rows import RowWriter
 
-FORMATS = ("jsonl", "csv")
+Item = tuple[str, "Path | None", "str | None"]  # (label, path, problem), as iter_files yields
 
 
 def iter_files(root: str | os.PathLike) -> Iterator[tuple[str, Path | None, str | None]]:
@@ -72,111 +75,182 @@ def iter_files(root: str | os.PathLike) -> Iterator[tuple[str, Path | None, str 
         stack.extend(dirs)  # reverse-sorted, so popping gives sorted order
 
 
-class RowWriter:
-    """Appends rows to a .jsonl or .csv file; knows which paths the file already holds."""
-
-    def __init__(self, out: str | os.PathLike, fmt: str | None = None):
-        self.out = Path(out)
-        self.fmt = fmt or self.out.suffix.lstrip(".").lower()
-        if self.fmt not in FORMATS:
-            raise AuthcheckError(f"unknown output format {self.fmt!r} for {self.out}: use .jsonl or .csv")
-        self.done: set[str] = set()
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        if self.out.exists():
-            self._recover()
-        new = not self.out.exists() or self.out.stat().st_size == 0
-        self._f = open(self.out, "a", encoding="utf-8", newline="")
-        self._csv = csv.DictWriter(self._f, fieldnames=COLUMNS) if self.fmt == "csv" else None
-        if self._csv is not None and new:
-            self._csv.writeheader()
-        self._since_sync = 0
-
-    def _recover(self) -> None:
-        data = self.out.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        if cut < len(data):  # a row cut short by a kill: drop it, the file will be re-checked
-            logger.warning("%s: dropping a half-written last row", self.out)
-            with open(self.out, "r+b") as f:
-                f.truncate(cut)
-            data = data[:cut]
-        text = data.decode("utf-8", errors="replace")
-        if self.fmt == "jsonl":
-            for n, line in enumerate(text.splitlines(), 1):
-                if line.strip():
-                    try:
-                        self.done.add(json.loads(line)["path"])
-                    except (ValueError, KeyError, TypeError):
-                        raise AuthcheckError(f"{self.out} line {n} is not a scan row; choose another --out") from None
-        else:
-            reader = csv.DictReader(io.StringIO(text))
-            if reader.fieldnames and "path" not in reader.fieldnames:
-                raise AuthcheckError(f"{self.out} is not a scan output (no 'path' column); choose another --out")
-            self.done.update(row["path"] for row in reader)
-
-    def write(self, row: dict) -> None:
-        if self._csv is not None:
-            self._csv.writerow(row_to_csv(row))
-        else:
-            self._f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        self._f.flush()
-        self.done.add(row["path"])
-        self._since_sync += 1
-        if self._since_sync >= 64:
-            os.fsync(self._f.fileno())
-            self._since_sync = 0
-
-    def close(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._f.close()
-
-
 @dataclass
 class ScanSummary:
     checked: int = 0
     skipped: int = 0  # already in the output (resumed)
+    seconds: float = 0.0  # wall time of this run
     verdicts: Counter = field(default_factory=Counter)
     brands: Counter = field(default_factory=Counter)
+    slowest: list = field(default_factory=list)  # heap of (seconds, path), the 5 slowest checks
+
+    def add(self, row: dict) -> None:
+        self.checked += 1
+        self.verdicts[row["verdict"]] += 1
+        if row.get("brand"):
+            self.brands[row["brand"]] += 1
+        if row.get("seconds") is not None:
+            heapq.heappush(self.slowest, (row["seconds"], row["path"]))
+            if len(self.slowest) > 5:
+                heapq.heappop(self.slowest)
+
+    def text(self) -> str:
+        """A few lines for the end of a scan: counts per verdict, top brands, slowest files, throughput."""
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.verdicts.items())) or "nothing new"
+        rate = f", {self.checked / self.seconds:.1f} photos/s" if self.seconds > 0 and self.checked else ""
+        lines = [f"scanned {self.checked} files in {self.seconds:.1f} s{rate} ({counts}); {self.skipped} already "
+                 f"in the output"]
+        if self.brands:
+            lines.append("top brands: " + ", ".join(f"{b} {n}" for b, n in self.brands.most_common(5)))
+        if self.slowest:
+            lines.append("slowest: " + ", ".join(f"{p} ({s:.2f} s)" for s, p in sorted(self.slowest, reverse=True)))
+        return "\n".join(lines)
 
 
-def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress: bool = True) -> ScanSummary:
-    """Check every file under `root` and append a row per file to `out` (.jsonl or .csv), skipping files the
-    output already holds. A bad file gives an `error` row; nothing stops the scan but the scan's own failure."""
+@dataclass(frozen=True)
+class ContextSpec:
+    """What a worker process needs to open its own Context (sessions cannot cross processes)."""
+
+    gallery: str
+    model: str
+    config: CheckConfig
+
+
+def context_spec(ctx: Context) -> ContextSpec:
+    return ContextSpec(str(ctx.gallery.root), str(ctx.embedder.manifest_path), ctx.config)
+
+
+def pending(root: str | os.PathLike, writer: RowWriter) -> tuple[list[Item], int]:
+    """The files under `root` that the output does not hold yet (the output itself excluded), and how many
+    it already holds."""
     root = Path(root)
     if not root.is_dir():
         raise AuthcheckError(f"not a folder: {root}")
-    writer = RowWriter(out)
-    summary = ScanSummary()
-    out_real = Path(out).resolve()
+    out_real = writer.out.resolve()
     files = [f for f in iter_files(root) if f[1] is None or f[1].resolve() != out_real]
     todo = [f for f in files if f[0] not in writer.done]
-    summary.skipped = len(files) - len(todo)
-    if summary.skipped:
-        logger.info("resuming: %d of %d files already in %s", summary.skipped, len(files), out)
-    bar = _progress(len(todo), progress)
+    return todo, len(files) - len(todo)
+
+
+def check_item(ctx: Context, item: Item) -> dict:
+    """The row for one file; never raises."""
+    label, path, problem = item
+    if problem is not None:
+        return CheckRecord.error_row(label, problem).to_row()
     try:
-        for label, path, problem in todo:
-            if problem is not None:
-                record = CheckRecord.error_row(label, problem)
-            else:
-                try:
-                    record = check_image(ctx, path, label)
-                except Exception as e:  # noqa: BLE001 - one file must never take the scan down
-                    logger.exception("internal error on %s", label)
-                    record = CheckRecord.error_row(label, f"internal error: {type(e).__name__}: {e}")
-            writer.write(record.to_row())
-            summary.checked += 1
-            summary.verdicts[record.verdict] += 1
-            if record.brand:
-                summary.brands[record.brand] += 1
+        return check_image(ctx, path, label).to_row()
+    except Exception as e:  # noqa: BLE001 - one file must never take the scan down
+        logger.exception("internal error on %s", label)
+        return CheckRecord.error_row(label, f"internal error: {type(e).__name__}: {e}").to_row()
+
+
+def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress: bool = True,
+         workers: int = 1) -> ScanSummary:
+    """Check every file under `root` and append a row per file to `out` (.jsonl, .csv or .parquet), skipping
+    files the output already holds. `workers` > 1 checks in that many processes (one thread each; rows are
+    written as they finish, so their order can differ from run to run). A bad file gives an `error` row."""
+    t0 = time.perf_counter()
+    writer = RowWriter(out)
+    todo, skipped = pending(root, writer)
+    summary = ScanSummary(skipped=skipped)
+    if skipped:
+        logger.info("resuming: %d files already in %s", skipped, out)
+    rows = ((check_item(ctx, item) for item in todo) if workers <= 1
+            else in_pool(todo, workers, _check_in_worker, _init_worker, (context_spec(ctx),)))
+    bar = progress_bar(len(todo), progress)
+    finished = False
+    try:
+        for row in rows:
+            writer.write(row)
+            summary.add(row)
             bar.update(1)
+        finished = True
     finally:
         bar.close()
-        writer.close()
+        writer.close(final=finished)
+    summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _progress(total: int, enabled: bool):
+# ---- worker pool ----------------------------------------------------------------------------------------------
+
+_worker_ctx: Context | None = None
+
+
+def _init_worker(spec: ContextSpec) -> None:
+    global _worker_ctx
+    import cv2
+
+    cv2.setNumThreads(1)
+    _worker_ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
+
+
+def _check_in_worker(item: Item) -> dict:
+    return check_item(_worker_ctx, item)
+
+
+@contextmanager
+def _one_thread_env():
+    """Worker processes inherit the environment at spawn: one BLAS/OpenMP thread each, or N workers x N threads
+    oversubscribe the cores."""
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: "1" for k in keys})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def in_pool(todo: list[Item], workers: int, fn: Callable[[Item], dict], init: Callable, initargs: tuple,
+            per_worker: int = 4) -> Iterator[dict]:
+    """Rows `fn(item)` of `todo`, computed in `workers` spawned processes (set up by `init(*initargs)`), as they
+    finish. When a worker dies, the files that were in flight are re-checked one at a time in a fresh pool, so
+    only the file that kills a worker gets an error row."""
+    import multiprocessing
+
+    queue: deque[tuple[Item, bool]] = deque((item, False) for item in todo)  # (item, isolate)
+    while queue:
+        with _one_thread_env():
+            pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), init, initargs)
+        inflight: dict = {}
+        try:
+            while queue or inflight:
+                isolating = any(iso for _, iso in inflight.values())
+                while queue and not isolating and len(inflight) < workers * per_worker:
+                    item, iso = queue.popleft()
+                    if iso and inflight:
+                        queue.appendleft((item, iso))
+                        break
+                    try:
+                        inflight[pool.submit(fn, item)] = (item, iso)
+                    except BrokenProcessPool:
+                        queue.appendleft((item, iso))
+                        raise
+                    isolating = iso
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    item, iso = inflight.pop(fut)
+                    try:
+                        yield fut.result()
+                    except BrokenProcessPool:
+                        if iso:
+                            yield CheckRecord.error_row(item[0], "the checker process crashed on this file").to_row()
+                        else:
+                            queue.appendleft((item, True))
+        except BrokenProcessPool:
+            pass
+        finally:
+            for item, _ in inflight.values():  # a broken pool loses these: check them alone next round
+                queue.appendleft((item, True))
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="photo", desc="scan", disable=not enabled, dynamic_ncols=True)
