@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .ann import FLAT_MAX, TYPES
 from .errors import AuthcheckError
 from .log import logger, setup_cli_logging
 
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("index", help="manage the FAISS index").add_subparsers(dest="index_command", required=True,
                                                                             metavar="ACTION")
     p = i.add_parser("build", help="rebuild the gallery's index from scratch with the current embedder")
+    p.add_argument("--type", choices=("auto",) + TYPES, default="auto",
+                   help=f"FAISS index type (default auto: exact up to {FLAT_MAX:,} vectors, IVF beyond)")
     _common(p)
 
     p = sub.add_parser("export-onnx", help="export an embedder to ONNX, checked against torch (needs extra 'train')")
@@ -231,7 +234,7 @@ def _gallery(args: argparse.Namespace) -> int:
     raise AssertionError(cmd)
 
 
-def _update_index(g, args: argparse.Namespace, rebuild: bool = False) -> None:
+def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str | None = None) -> None:
     from tqdm import tqdm
 
     from .embed import load_embedder
@@ -243,14 +246,15 @@ def _update_index(g, args: argparse.Namespace, rebuild: bool = False) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        refresh_index(g, embedder, rebuild, progress)
+        index = refresh_index(g, embedder, rebuild, progress, kind)
+    logger.info("index: %d vectors, type %s%s", len(index), index.kind, " (automatic)" if index.auto else "")
 
 
 def _index_build(args: argparse.Namespace) -> int:
     from .gallery import open_gallery
 
     g = open_gallery(args.gallery)
-    _update_index(g, args, rebuild=True)
+    _update_index(g, args, rebuild=True, kind=None if args.type == "auto" else args.type)
     print(f"rebuilt index of {g.root}")
     return 0
 

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 import faiss
 import numpy as np
 
+from . import ann
 from .align import ink_mask
 from .embed import Embedder, embed
 from .errors import GalleryError, IndexMismatchError
@@ -43,14 +44,19 @@ class Entry:
 
 
 class RefIndex:
-    """Inner-product FAISS index over L2-normalised vectors (inner product = cosine similarity) with ids that
-    survive removals (IndexIDMap2), and the entry each id stands for."""
+    """FAISS index over L2-normalised vectors (inner product = cosine similarity) with ids that survive removals,
+    and the entry each id stands for. Its type (vision.ann) is chosen by size unless the caller fixed one."""
 
-    def __init__(self, embedder_id: str, dim: int, preprocessing: dict):
+    def __init__(self, embedder_id: str, dim: int, preprocessing: dict, kind: str | None = None,
+                 params: ann.AnnParams = ann.AnnParams()):
         self.embedder_id = embedder_id
         self.dim = dim
         self.preprocessing = preprocessing
-        self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.auto = kind is None  # an automatic choice follows the gallery's size
+        self.kind = kind or "flat"
+        self.params = params
+        self.faiss = ann.build(self.kind if self.kind in ("flat", "hnsw") else "flat", np.zeros((0, dim), np.float32),
+                               np.zeros(0, np.int64), params)
         self.entries: dict[int, Entry] = {}
         self.next_id = 0
 
@@ -58,9 +64,23 @@ class RefIndex:
         return self.faiss.ntotal
 
     def add(self, vectors: np.ndarray, entries: list[Entry]) -> None:
+        """Add vectors (N, dim) for `entries`. Trains an IVF index on its first vectors (so add them all at once),
+        and moves an automatic index to the type its new size calls for."""
         assert vectors.shape == (len(entries), self.dim), (vectors.shape, len(entries), self.dim)
+        if not entries:
+            return
         ids = np.arange(self.next_id, self.next_id + len(entries), dtype=np.int64)
-        self.faiss.add_with_ids(np.ascontiguousarray(vectors, np.float32), ids)
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        kind = ann.choose(len(self) + len(ids)) if self.auto else self.kind
+        if kind != self.kind or (len(self) == 0 and kind.startswith("ivf")):
+            old_vectors, old_ids = ann.vectors_of(self.faiss)
+            self.faiss = ann.build(kind, np.concatenate([old_vectors, vectors]), np.concatenate([old_ids, ids]),
+                                   self.params)
+            if kind != self.kind:
+                logger.info("index: %d vectors, now a %s index", len(self), kind)
+            self.kind = kind
+        else:
+            self.faiss.add_with_ids(vectors, ids)
         self.entries.update(zip(ids.tolist(), entries))
         self.next_id += len(entries)
 
@@ -68,7 +88,13 @@ class RefIndex:
         ids = np.fromiter(ids, dtype=np.int64)
         if len(ids) == 0:
             return 0
-        n = self.faiss.remove_ids(ids)
+        if ann.supports_remove(self.kind):
+            n = self.faiss.remove_ids(ids)
+        else:  # an HNSW graph cannot drop nodes: rebuild it from the vectors that stay
+            vectors, have = ann.vectors_of(self.faiss)
+            keep = ~np.isin(have, ids)
+            n = int((~keep).sum())
+            self.faiss = ann.build(self.kind, vectors[keep], have[keep], self.params)
         for i in ids.tolist():
             self.entries.pop(i, None)
         return int(n)
@@ -79,8 +105,9 @@ class RefIndex:
         is to find) have id -1 and similarity -inf."""
         if len(queries) == 0 or len(self) == 0 or (subset is not None and len(subset) == 0):
             return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-        params = None if subset is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(subset))
-        sims, ids = self.faiss.search(np.ascontiguousarray(queries, np.float32), k, params=params)
+        sel = None if subset is None else faiss.IDSelectorBatch(subset)
+        sims, ids = self.faiss.search(np.ascontiguousarray(queries, np.float32), k,
+                                      params=ann.search_params(self.faiss, sel))
         sims[ids < 0] = -np.inf
         return sims, ids
 
@@ -122,12 +149,12 @@ def _preprocessing(embedder: Embedder) -> dict:
 
 
 def sync_index(gallery: Gallery, embedder: Embedder, index: RefIndex | None = None,
-               progress: Callable[[int, int], None] | None = None) -> RefIndex:
+               progress: Callable[[int, int], None] | None = None, kind: str | None = None) -> RefIndex:
     """Bring `index` (or a new one) in line with the gallery: embed references it lacks, drop entries whose
     reference is gone. Returns the index (changed in place when given). `progress(done, total)` is called per
-    reference embedded."""
+    reference embedded. A new index is of type `kind` (vision.ann), or chosen by size when None."""
     if index is None:
-        index = RefIndex(embedder.manifest.id, embedder.dim, _preprocessing(embedder))
+        index = RefIndex(embedder.manifest.id, embedder.dim, _preprocessing(embedder), kind)
     elif index.embedder_id != embedder.manifest.id:
         raise IndexMismatchError(f"index was built by {index.embedder_id}, not {embedder.manifest.id}")
     wanted = {}
@@ -139,25 +166,28 @@ def sync_index(gallery: Gallery, embedder: Embedder, index: RefIndex | None = No
         logger.info("index: removing %d vectors of deleted references", index.remove(stale))
     have = index.keys()
     todo = [v for k, v in wanted.items() if k not in have]
+    vectors, entries = [], []
     for n, (slug, ref) in enumerate(todo):
         image = load_image(gallery.ref_path(slug, ref), keep_alpha=True)
         views = reference_views(image, ref.kind)
-        vectors = embed(embedder, [v for _, v in views])
-        index.add(vectors, [Entry(slug, ref.file, ref.kind, ref.sha256, name) for name, _ in views])
+        vectors.append(embed(embedder, [v for _, v in views]))
+        entries += [Entry(slug, ref.file, ref.kind, ref.sha256, name) for name, _ in views]
         if progress:
             progress(n + 1, len(todo))
-    if todo:
+    if todo:  # one add: an IVF index trains on everything it is first given
+        index.add(np.concatenate(vectors), entries)
         logger.info("index: embedded %d new references", len(todo))
     return index
 
 
 def refresh_index(gallery: Gallery, embedder: Embedder, rebuild: bool = False,
-                  progress: Callable[[int, int], None] | None = None) -> RefIndex:
-    """Under the gallery's lock: load the stored index (or start afresh with `rebuild`), sync it with the gallery
-    and save it. Returns the saved index. `progress(done, total)` as in sync_index."""
+                  progress: Callable[[int, int], None] | None = None, kind: str | None = None) -> RefIndex:
+    """Under the gallery's lock: load the stored index (or start afresh with `rebuild`, of type `kind` or chosen
+    by size), sync it with the gallery and save it. Returns the saved index. `progress(done, total)` as in
+    sync_index."""
     with gallery.locked():
         index = None if rebuild else load_index(gallery, embedder)
-        index = sync_index(gallery, embedder, index, progress)
+        index = sync_index(gallery, embedder, index, progress, kind)
         save_index(index, gallery)
     logger.info("index: %d vectors", len(index))
     return index
@@ -171,7 +201,8 @@ def save_index(index: RefIndex, gallery: Gallery) -> None:
     name = f"vectors-{digest[:16]}.faiss"
     atomic_write_bytes(folder / name, data)
     atomic_write_json(folder / SIDECAR, {
-        "format": FORMAT, "type": "flat-ip", "embedder": index.embedder_id, "dim": index.dim,
+        "format": FORMAT, "type": index.kind, "auto": index.auto, "params": index.params.to_json(),
+        "embedder": index.embedder_id, "dim": index.dim,
         "preprocessing": index.preprocessing, "faiss_file": name, "faiss_sha256": digest,
         "next_id": index.next_id, "entries": {str(i): asdict(e) for i, e in sorted(index.entries.items())}})
     for old in folder.glob("vectors-*.faiss"):
@@ -191,7 +222,12 @@ def load_index(gallery: Gallery, embedder: Embedder | None = None) -> RefIndex |
         data = (folder / Path(meta["faiss_file"]).name).read_bytes()
         if sha256_bytes(data) != meta["faiss_sha256"]:
             raise ValueError("FAISS file does not match the sidecar's sha256")
-        index = RefIndex(str(meta["embedder"]), int(meta["dim"]), dict(meta["preprocessing"]))
+        kind = {"flat-ip": "flat"}.get(meta.get("type"), meta.get("type", "flat"))  # "flat-ip": before ann.TYPES
+        if kind not in ann.TYPES:
+            raise ValueError(f"unknown index type {kind!r}")
+        index = RefIndex(str(meta["embedder"]), int(meta["dim"]), dict(meta["preprocessing"]),
+                         None if meta.get("auto", True) else kind, ann.AnnParams(**meta.get("params", {})))
+        index.kind = kind
         index.faiss = faiss.deserialize_index(np.frombuffer(data, np.uint8))
         index.entries = {int(i): Entry(**e) for i, e in meta["entries"].items()}
         index.next_id = int(meta["next_id"])

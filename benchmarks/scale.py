@@ -1,0 +1,187 @@
+"""Marketplace scale: FAISS index types at 1M references, scan throughput, and a long scan's peak memory.
+
+    python benchmarks/scale.py [--vectors 1000000] [--photos 40] [--memory-photos 10000] [--skip ...]
+
+(a) index: 1M synthetic reference vectors at the embedder's dim (clustered, like several views of many brands'
+    references), for Flat / IVF / HNSW / IVF-PQ: build time, memory, single-query p50/p99 (one thread) and
+    recall@10 against exact search;
+(b) scan throughput on 640x480 generated listing photos with verification on, workers 1 vs all cores;
+(c) peak memory (the scan's whole process tree, sampled) of a long scan of small photos, at two lengths: flat
+    memory means it does not grow with the number of files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def clustered(rng: np.random.Generator, n: int, dim: int, centres: int) -> np.ndarray:
+    out = np.empty((n, dim), np.float32)
+    c = rng.standard_normal((centres, dim)).astype(np.float32)
+    for i in range(0, n, 100_000):  # in chunks: the noise array would double the peak
+        m = min(100_000, n - i)
+        v = c[rng.integers(0, centres, m)] + 0.6 * rng.standard_normal((m, dim)).astype(np.float32)
+        out[i:i + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def rss_mb(pid: int | None = None) -> float:
+    with open(f"/proc/{pid or os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def index_bench(n: int, dim: int, queries: int = 500) -> None:
+    import faiss
+
+    from vision import ann
+
+    rng = np.random.default_rng(0)
+    base = clustered(rng, n, dim, centres=max(10, n // 50))
+    q = base[rng.choice(n, queries, replace=False)] + 0.05 * rng.standard_normal((queries, dim)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    ids = np.arange(n, dtype=np.int64)
+    print(f"(a) index: {n:,} vectors x {dim} (clustered), {queries} queries, recall@10 vs exact, "
+          f"latency = one query at a time on one thread")
+    print(f"    {'type':6s} {'build s':>8s} {'memory MB':>10s} {'p50 ms':>7s} {'p99 ms':>7s} {'recall@10':>9s}")
+    truth = None
+    for kind in ("flat", "ivf", "hnsw", "ivfpq"):
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # build with every core
+        before = rss_mb()
+        t0 = time.perf_counter()
+        index = ann.build(kind, base, ids)
+        build_s = time.perf_counter() - t0
+        mem = len(faiss.serialize_index(index)) / 2**20 if kind != "flat" else n * dim * 4 / 2**20
+        faiss.omp_set_num_threads(1)
+        if truth is None:
+            _, truth = index.search(q, 10)
+        lat, found = [], []
+        for i in range(queries):
+            t = time.perf_counter()
+            _, got = index.search(q[i:i + 1], 10)
+            lat.append((time.perf_counter() - t) * 1000)
+            found.append(got[0])
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+        print(f"    {kind:6s} {build_s:8.1f} {mem:10.0f} {np.percentile(lat, 50):7.3f} {np.percentile(lat, 99):7.3f} "
+              f"{recall:9.3f}   (process RSS +{rss_mb() - before:.0f} MB)", flush=True)
+        del index
+    print(f"    default for galleries over {ann.FLAT_MAX:,} vectors: {ann.choose(n)}")
+
+
+def make_photos(folder: Path, n: int, size: tuple[int, int], seed: int) -> None:
+    from vision import synth
+    from vision.brands import BRANDS
+
+    rng = np.random.default_rng(seed)
+    slugs = [b for b in ("nike", "adidas", "samsung", "puma", "starbucks", "dell", "sony", "fila") if b in BRANDS]
+    style = synth.PhotoStyle(size=size)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        slug = slugs[i % len(slugs)] if i % 4 else None
+        logo = synth.render_logo(slug, 256, color=synth.print_color(slug)) if slug else None
+        synth.save_rgb(folder / f"{i:05d}.jpg", synth.photograph(logo, rng, style).image)
+
+
+def run_scan(folder: Path, out: Path, workers: int, gallery: Path) -> tuple[float, float]:
+    """(seconds, peak MB of the scan's process tree, sampled every 50 ms)."""
+    cmd = [sys.executable, "-m", "vision.cli", "scan", str(folder), "--out", str(out), "--workers", str(workers),
+           "--gallery", str(gallery), "--no-progress"]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def sample():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            time.sleep(0.05)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    t.join()
+    if proc.returncode:
+        raise SystemExit(f"scan failed: {err[-2000:]}")
+    return time.perf_counter() - t0, peak[0]
+
+
+def tree_rss_mb(pid: int) -> float:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            total += rss_mb(p)
+        except OSError:
+            pass
+        stack.extend(children.get(p, []))
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vectors", type=int, default=1_000_000)
+    ap.add_argument("--dim", type=int, default=0, help="default: the shipped embedder's dim")
+    ap.add_argument("--photos", type=int, default=40, help="640x480 photos for the throughput figure")
+    ap.add_argument("--memory-photos", type=int, default=10_000, help="small photos for the peak-memory figure")
+    ap.add_argument("--skip", nargs="*", default=[], choices=("index", "throughput", "memory"))
+    args = ap.parse_args()
+    from vision.embed import load_embedder
+
+    dim = args.dim or load_embedder().dim
+    cores = os.cpu_count() or 1
+    if "index" not in args.skip:
+        index_bench(args.vectors, dim)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        gallery = tmp / "gallery"
+        shutil.copytree(ROOT / "reference_gallery", gallery, ignore=shutil.ignore_patterns(".lock", ".trash-*"))
+        if "throughput" not in args.skip:
+            make_photos(tmp / "photos", args.photos, (640, 480), seed=7)
+            print(f"(b) scan throughput, {args.photos} photos 640x480 (3/4 with a logo), verification on, "
+                  f"{len(os.listdir(gallery)) - 1} brands:")
+            base = None
+            for w in sorted({1, cores}):
+                secs, peak = run_scan(tmp / "photos", tmp / f"t{w}.jsonl", w, gallery)
+                rate = args.photos / secs
+                base = base or rate
+                print(f"    workers {w}: {rate:.2f} photos/s ({secs:.1f} s incl. start-up, peak {peak:.0f} MB), "
+                      f"{rate / base:.2f}x workers 1", flush=True)
+        if "memory" not in args.skip:
+            make_photos(tmp / "many", args.memory_photos, (160, 120), seed=8)
+            short = tmp / "short"
+            short.mkdir()
+            for p in sorted((tmp / "many").iterdir())[: max(1, args.memory_photos // 10)]:
+                os.link(p, short / p.name)
+            print(f"(c) peak memory of a scan, {cores} workers, 160x120 photos:")
+            for folder in (short, tmp / "many"):
+                n = len(os.listdir(folder))
+                secs, peak = run_scan(folder, tmp / f"m{n}.jsonl", cores, gallery)
+                print(f"    {n:6d} photos: peak {peak:.0f} MB (process tree), {n / secs:.1f} photos/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
