@@ -13,6 +13,7 @@ reported so that "could not align" is never mistaken for a verdict.
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -98,9 +99,10 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
     ink, polarity = photo_ink(region_s)
     best = None
-    H, inliers = _sift_homography(ref_ink, region_s, polarity, cfg)
+    features = _sift(cfg.sift_features).detectAndCompute(region_s, None)
+    H, inliers = _sift_homography(ref_ink, features, polarity, cfg)
     if H is None:  # the border vote on polarity can be wrong (a region mostly of a dark product edge): try the other
-        H2, n2 = _sift_homography(ref_ink, region_s, -polarity, cfg)
+        H2, n2 = _sift_homography(ref_ink, features, -polarity, cfg)
         if H2 is not None:
             H, inliers, polarity, ink = H2, n2, -polarity, 1.0 - ink
         else:
@@ -132,13 +134,12 @@ def _sift(n: int):
     return cv2.SIFT_create(nfeatures=n)
 
 
-def _sift_homography(ref_ink: np.ndarray, region: np.ndarray, polarity: int,
+def _sift_homography(ref_ink: np.ndarray, features: tuple, polarity: int,
                      cfg: AlignConfig) -> tuple[np.ndarray | None, int]:
-    # render the reference with the photo's polarity so gradient directions agree
-    ref_img = (255 - 255 * ref_ink if polarity > 0 else 255 * ref_ink).astype(np.uint8)
-    ref_img = cv2.copyMakeBorder(ref_img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
-    k1, d1 = _sift(cfg.sift_features).detectAndCompute(ref_img, None)
-    k2, d2 = _sift(cfg.sift_features).detectAndCompute(region, None)
+    """Reference -> region homography from SIFT matches (USAC_MAGSAC); `features` = the region's (keypoints,
+    descriptors). Returns (H or None, inliers)."""
+    k1, d1 = _reference_features(ref_ink, polarity, cfg.sift_features)
+    k2, d2 = features
     if d1 is None or d2 is None or len(k1) < 4 or len(k2) < 4:
         return None, 0
     pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(d1, d2, k=2)
@@ -152,6 +153,25 @@ def _sift_homography(ref_ink: np.ndarray, region: np.ndarray, polarity: int,
     if H is None or n < cfg.min_inliers or not _plausible(H, ref_ink.shape):
         return None, n
     return H, n
+
+
+_ref_features: dict = {}  # (id of the reference ink, polarity, n) -> (weakref to that array, keypoints, descriptors)
+
+
+def _reference_features(ref_ink: np.ndarray, polarity: int, n: int):
+    """SIFT of the reference rendered in the photo's polarity (so gradient directions agree), cached per reference
+    array: the same reference is matched against many photos. Keypoints are in bordered coordinates (+16 px)."""
+    key = (id(ref_ink), polarity, n)
+    hit = _ref_features.get(key)
+    if hit is not None and hit[0]() is ref_ink:
+        return hit[1], hit[2]
+    ref_img = (255 - 255 * ref_ink if polarity > 0 else 255 * ref_ink).astype(np.uint8)
+    ref_img = cv2.copyMakeBorder(ref_img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
+    k, d = _sift(n).detectAndCompute(ref_img, None)
+    if len(_ref_features) > 512:
+        _ref_features.clear()
+    _ref_features[key] = (weakref.ref(ref_ink), k, d)
+    return k, d
 
 
 def _plausible(H: np.ndarray, shape: tuple[int, int]) -> bool:
@@ -213,17 +233,25 @@ def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
 
 
 def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
-    """Moment-based starts (_shape_starts), each refined by ECC; the start whose refined overlap is best wins."""
+    """Moment-based starts (_shape_starts), each refined by ECC at half resolution (ECC's cost is per pixel and
+    the starts only have to be told apart); the start whose overlap is best is refined again at full resolution."""
     target = _main_ink(ink)
+    half = np.diag([0.5, 0.5, 1.0])
+    ref_h, tgt_h = (cv2.resize(m, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for m in (ref_ink, target))
     best, best_q = None, -1.0
     for A in _shape_starts(ref_ink, target):
-        H = _ecc_refine(ref_ink, target, A, cfg)
-        H = A if H is None else H
+        Ah = half @ A @ np.linalg.inv(half)
+        Hh = _ecc_refine(ref_h, tgt_h, Ah, cfg)
+        H = np.linalg.inv(half) @ (Ah if Hh is None else Hh) @ half
         if not _plausible(H, ref_ink.shape):
             continue
         q = _overlap(ref_ink, target, H)
         if q > best_q:
             best, best_q = H, q
+    if best is not None:
+        fine = _ecc_refine(ref_ink, target, best, cfg)
+        if fine is not None and _plausible(fine, ref_ink.shape) and _overlap(ref_ink, target, fine) >= best_q:
+            best = fine
     return best
 
 
