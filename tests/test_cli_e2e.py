@@ -123,10 +123,12 @@ def test_stale_index_is_updated_on_check(gallery_copy, logo_files, photos):
     from vision.gallery import Gallery, add_references
 
     add_references(Gallery(gallery_copy), "newbrand", [logo_files["nike"]])  # no index update
-    assert run_cli("gallery", "verify", "--gallery", str(gallery_copy)).returncode == 1
+    r = run_cli("gallery", "verify", "--gallery", str(gallery_copy))
+    assert r.returncode == 0 and "note: index not yet updated" in r.stdout  # lag is healed on the next check
     r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(gallery_copy))
     assert r.returncode == 0 and "out of date" in r.stderr
-    assert run_cli("gallery", "verify", "--gallery", str(gallery_copy)).returncode == 0
+    r = run_cli("gallery", "verify", "--gallery", str(gallery_copy))
+    assert r.returncode == 0 and "note:" not in r.stdout
 
 
 def test_explain_picture(cli_gallery, photos, tmp_path):

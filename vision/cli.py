@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = g.add_parser("remove", help="remove a brand and its references")
     p.add_argument("brand")
     _common(p)
-    p = g.add_parser("verify", help="check that files, manifests and index agree")
+    p = g.add_parser("verify", help="check that files, manifests and index agree (exit 1 on problems)")
+    p.add_argument("--repair", action="store_true",
+                   help="first rebuild what can be rebuilt from the images: leftovers, manifests, index")
     _common(p)
 
     i = sub.add_parser("index", help="manage the FAISS index").add_subparsers(dest="index_command", required=True,
@@ -220,15 +222,23 @@ def _gallery(args: argparse.Namespace) -> int:
         return 0
     if cmd == "verify":
         from .embed import load_embedder
-        from .index import load_index, verify_index
+        from .repair import index_notes, leftovers, repair_gallery
 
+        embedder = load_embedder(args.model, args.threads)
+        if args.repair:
+            for line in repair_gallery(g, embedder) or ["nothing to repair"]:
+                print(f"REPAIRED: {line}")
         problems = verify_files(g)
+        notes = [f"leftover of an interrupted change: {p.relative_to(g.root)} (--repair removes it)"
+                 for p in leftovers(g)]
         try:
-            problems += verify_index(g, load_index(g, load_embedder(args.model, args.threads)))
+            notes += index_notes(g, embedder)
         except AuthcheckError as e:
             problems.append(str(e))
         for p in problems:
             print(f"PROBLEM: {p}")
+        for n in notes:
+            print(f"note: {n}")
         print(f"{g.root}: {'OK' if not problems else f'{len(problems)} problems'}", file=sys.stderr)
         return 1 if problems else 0
     raise AssertionError(cmd)

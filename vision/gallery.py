@@ -30,9 +30,13 @@ from .log import logger
 KINDS = ("logo", "product")
 MANIFEST = "brand.json"
 FORMAT = 1
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
-_SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
+SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
+
+
+# the files add_references writes: <kind>s/<first 20 hex digits of the sha256>.<suffix>
+CONTENT_NAME = re.compile(r"^[0-9a-f]{20}\.[a-z]+$")
 
 
 def gallery_root(path: str | os.PathLike | None = None) -> Path:
@@ -47,7 +51,7 @@ def slugify(name: str) -> str:
 
 def check_slug(name: str) -> str:
     """Return `name` if it is a safe brand slug, else raise BrandNameError saying what would be accepted."""
-    if not isinstance(name, str) or not _SLUG.match(name):
+    if not isinstance(name, str) or not SLUG.match(name):
         hint = slugify(name)
         raise BrandNameError(
             f"invalid brand name {name!r}: use a slug of lowercase letters, digits, '-' and '_' "
@@ -126,7 +130,7 @@ class Gallery:
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir()
-                      if _SLUG.match(p.name) and (p / MANIFEST).is_file() and not p.is_symlink())
+                      if SLUG.match(p.name) and (p / MANIFEST).is_file() and not p.is_symlink())
 
     def brand(self, slug: str) -> Brand:
         path = self.brand_dir(slug) / MANIFEST
@@ -174,7 +178,7 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
     for img in images:  # validate everything before writing anything
         p = Path(img)
         load_image(p, limits)  # raises ImageError with the reason
-        suffix = _SUFFIXES.get(image_format(p), ".img")
+        suffix = SUFFIXES.get(image_format(p), ".img")
         data = p.read_bytes()
         staged.append((data, sha256_bytes(data), suffix, p.name))
     with gallery.locked():
@@ -216,18 +220,19 @@ def remove_brand(gallery: Gallery, slug: str) -> None:
 
 def verify_files(gallery: Gallery) -> list[str]:
     """Problems between manifests and files: malformed manifests, missing or altered images, stray files.
-    Returns plain-language strings; an empty list means the files agree with the manifests."""
+    Returns plain-language strings; an empty list means the files agree with the manifests. What an interrupted
+    change leaves (vision.repair.leftovers) is not a problem."""
     problems = []
     if not gallery.root.is_dir():
         return [f"gallery folder {gallery.root} does not exist"]
     for p in sorted(gallery.root.iterdir()):
         if p.name.startswith("."):
             continue
-        if not _SLUG.match(p.name):
+        if not SLUG.match(p.name):
             problems.append(f"{p.name}: not a valid brand folder name")
         elif p.is_symlink():
             problems.append(f"{p.name}: brand folder is a symbolic link")
-        elif p.is_dir() and not (p / MANIFEST).is_file():
+        elif p.is_dir() and not (p / MANIFEST).is_file() and not uncommitted_brand(p):
             problems.append(f"{p.name}: folder has no {MANIFEST}")
     for slug in gallery.slugs():
         try:
@@ -246,11 +251,23 @@ def verify_files(gallery: Gallery) -> list[str]:
         for sub in ("logos", "products"):
             for f in sorted((gallery.brand_dir(slug) / sub).glob("*")):
                 rel = f"{sub}/{f.name}"
-                if rel not in listed and not f.name.startswith("."):
+                if rel not in listed and not f.name.startswith(".") and not CONTENT_NAME.match(f.name):
                     problems.append(f"{slug}: {rel} is not listed in {MANIFEST}")
         if not brand.references:
             problems.append(f"{slug}: brand has no reference images")
     return problems
+
+
+def uncommitted_brand(folder: Path) -> bool:
+    """A brand folder holding only content-named images (and temp files): a new brand whose manifest was never
+    written, because the process adding it was stopped."""
+    for f in folder.rglob("*"):
+        if f.is_dir():
+            if f.parent != folder or f.name not in ("logos", "products"):
+                return False
+        elif not (CONTENT_NAME.match(f.name) or (f.name.startswith(".") and f.name.endswith(".tmp"))):
+            return False
+    return True
 
 
 __all__ = ["Brand", "Gallery", "Reference", "add_references", "check_slug", "gallery_root", "open_gallery",
