@@ -15,6 +15,7 @@ import numpy as np
 from .align import AlignConfig, ink_from_rgba
 from .calibrate import CalibrationConfig, calibrate_gallery, stored_thresholds
 from .candidates import CandidateConfig, find_candidates
+from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
 from .gallery import Brand, Gallery, open_gallery
@@ -23,6 +24,7 @@ from .load import LoadLimits, load_image
 from .log import logger
 from .match import match_brands
 from .record import CheckRecord
+from .reuse import ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide
 from .verify import Evidence, verify_brand
 from .wordmark import TextLine, reference_lines
@@ -35,6 +37,7 @@ class CheckConfig:
     align: AlignConfig = field(default_factory=AlignConfig)
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     limits: LoadLimits = field(default_factory=LoadLimits)
+    reuse: ReuseConfig = field(default_factory=ReuseConfig)
     neighbours: int = 10
 
 
@@ -50,6 +53,7 @@ class Context:
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # brand -> channel -> threshold
     _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _lines: dict[str, list[TextLine]] = field(default_factory=dict, repr=False)
+    _products: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def brand_names(self) -> dict[str, str]:
@@ -69,6 +73,14 @@ class Context:
         if key not in self._lines:
             self._lines[key] = reference_lines(self.reference_ink(brand, file), self.brands[brand].wordmark)
         return self._lines[key]
+
+
+    def product_view(self, path: str) -> np.ndarray:
+        """A gallery product photo (gallery-relative path) as the reuse check compares it (cached)."""
+        if path not in self._products:
+            brand, file = path.split("/", 1)
+            self._products[path] = structure(load_image(self.gallery.brand_dir(brand) / file), self.config.reuse.side)
+        return self._products[path]
 
 
 def open_context(gallery: str | os.PathLike | None = None, model: str | None = None, threads: int = 0,
@@ -125,11 +137,15 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         rgb = image if isinstance(image, np.ndarray) else load_image(Path(image), ctx.config.limits)
         boxes = find_candidates(rgb, ctx.config.candidates)
         crops = [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]
-        vectors = embed(ctx.embedder, crops)
-        hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours)
+        vectors = embed(ctx.embedder, crops + [rgb[:, ::-1]])  # + the mirrored photo, for the reuse check
+        whole = vectors[[0, -1]]  # the first box is the whole photo
+        hits = match_brands(ctx.index, vectors[:-1], boxes, ctx.config.neighbours)
         evidence = verify_hypotheses(ctx, rgb, hits)
         record = decide(label, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
         chosen = evidence.get(record.brand) if record.brand else None
+        brand = ctx.brands.get(record.brand) if record.brand else None
+        judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
+        report_reuse(record, find_reuse(ctx.index, whole, rgb, ctx.product_view, ctx.config.reuse), ctx.brand_names)
     except AuthcheckError as e:
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0

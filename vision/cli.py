@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wordmark", help="text of the brand's wordmark, e.g. SAMSUNG ('' to clear)")
     p.add_argument("--name", help="display name, e.g. 'New Balance'")
     p.add_argument("--color", action="append", dest="colors", metavar="#RRGGBB", help="registered brand colour (repeatable)")
+    p.add_argument("--code-format", action="append", dest="codes", metavar="REGEX",
+                   help="registered trace-code format: a regular expression a QR/DataMatrix/barcode text must match "
+                        "in full, e.g. 'https://(www\\.)?nike\\.com/.+' (repeatable)")
     _common(p)
     p = g.add_parser("list", help="list brands and their references")
     p.add_argument("--json", action="store_true")
@@ -199,7 +202,7 @@ def _gallery(args: argparse.Namespace) -> int:
     if cmd == "add":
         g = open_gallery(args.gallery, must_exist=False)
         brand = add_references(g, args.brand, args.images, kind=args.kind, name=args.name, wordmark=args.wordmark,
-                               colors=args.colors)
+                               colors=args.colors, codes=args.codes)
         _update_index(g, args)
         print(f"{brand.slug}: {len(brand.references)} references")
         return 0

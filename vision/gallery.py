@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from .codes import check_patterns
 from .errors import BrandNameError, GalleryError
 from .fsio import atomic_write_bytes, atomic_write_json, file_lock, sha256_bytes, sha256_file
 from .load import LoadLimits, image_format, load_image
@@ -82,10 +83,12 @@ class Brand:
     wordmark: str | None = None
     colors: tuple[str, ...] = ()
     references: tuple[Reference, ...] = field(default_factory=tuple)
+    codes: tuple[str, ...] = ()  # registered trace-code formats: regular expressions (vision.codes)
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "slug": self.slug, "name": self.name, "wordmark": self.wordmark,
-                "colors": list(self.colors), "references": [vars(r) for r in self.references]}
+                "colors": list(self.colors), "codes": list(self.codes),
+                "references": [vars(r) for r in self.references]}
 
     @classmethod
     def from_json(cls, raw: object, where: str) -> "Brand":
@@ -103,7 +106,8 @@ class Brand:
             wordmark = raw.get("wordmark")
             return cls(slug=check_slug(raw["slug"]), name=str(raw.get("name") or raw["slug"]),
                        wordmark=None if wordmark in (None, "") else str(wordmark),
-                       colors=tuple(check_color(str(c)) for c in raw.get("colors", [])), references=tuple(refs))
+                       colors=tuple(check_color(str(c)) for c in raw.get("colors", [])), references=tuple(refs),
+                       codes=check_patterns(tuple(str(c) for c in raw.get("codes", []))))
         except (KeyError, TypeError, ValueError, BrandNameError, GalleryError) as e:
             raise GalleryError(f"{where} is malformed: {e}") from None
 
@@ -164,16 +168,20 @@ def open_gallery(root: str | os.PathLike | None = None, must_exist: bool = True)
 
 def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLike], kind: str = "logo",
                    name: str | None = None, wordmark: str | None = None, colors: Sequence[str] | None = None,
-                   limits: LoadLimits = LoadLimits()) -> Brand:
+                   limits: LoadLimits = LoadLimits(), codes: Sequence[str] | None = None) -> Brand:
     """Register `images` (validated as images first) as references of brand `slug`, creating the brand if new.
 
-    `name`, `wordmark` and `colors` update the brand's details when given. Returns the new Brand. Re-adding an
+    `name`, `wordmark`, `colors` and `codes` (trace-code formats) update the brand's details when given. Returns the new Brand. Re-adding an
     identical image is a no-op. Caller holds no lock; this takes it. Does not touch the index.
     """
     check_slug(slug)
     if kind not in KINDS:
         raise GalleryError(f"invalid kind {kind!r}: use one of {', '.join(KINDS)}")
     colors = tuple(check_color(c) for c in colors) if colors is not None else None
+    try:
+        codes = check_patterns(tuple(codes)) if codes is not None else None
+    except ValueError as e:
+        raise GalleryError(str(e)) from None
     staged = []
     for img in images:  # validate everything before writing anything
         p = Path(img)
@@ -202,7 +210,8 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
         brand = replace(brand, references=tuple(refs),
                         name=name or brand.name,
                         wordmark=brand.wordmark if wordmark is None else (wordmark.strip() or None),
-                        colors=brand.colors if colors is None else colors)
+                        colors=brand.colors if colors is None else colors,
+                        codes=brand.codes if codes is None else codes)
         atomic_write_json(bdir / MANIFEST, brand.to_json())
     return brand
 

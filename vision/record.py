@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 VERDICTS = ("consistent", "suspect", "no_match", "error")
 # Columns every row has, in CSV order; keep these names stable.
 COLUMNS = ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error", "brand_name", "box",
-           "alignment", "divergence", "candidates", "seconds")
+           "alignment", "divergence", "candidates", "reused_reference", "codes", "seconds")
 
 
 @dataclass
@@ -37,6 +37,11 @@ class CheckRecord:
     # differing area, ink ratio, mirrored overlap); None when no brand was verified
     divergence: dict | None = None
     candidates: list[Candidate] = field(default_factory=list)  # top brand hypotheses
+    # gallery-relative path of the brand's own product photo that this listing photo copies (crop, resize,
+    # re-compression, watermark or mirror of it); None when it is not a copy
+    reused_reference: str | None = None
+    # trace codes read in the photo: [{"format", "text", "box", "registered" (True/False/None)}]
+    codes: list[dict] = field(default_factory=list)
     seconds: float | None = None
 
     def __post_init__(self) -> None:

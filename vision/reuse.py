@@ -1,0 +1,130 @@
+"""Stage: is the listing photo a copy of one of the brand's own registered product photos?
+
+Sellers of fakes often show the genuine product's official photo. A copy may be cropped, resized, re-compressed,
+watermarked or mirrored. Two steps, cheapest first:
+
+1. the whole photo's embedding (and its mirror's) against the gallery's product photos (k-NN): a few candidates;
+2. the proof: the listing, scaled over a range of crop sizes (and mirrored), is searched inside the candidate by
+   normalised cross-correlation of *structure* (a band-pass of the grey image). A copy agrees with its source at
+   every pixel; a new photograph of the same product or logo does not, and band-passing removes the smooth light
+   gradients that would make any two photos correlate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .index import RefIndex
+from .record import CheckRecord
+
+REUSE_RISK = 0.7  # risk of a listing that shows the brand's own product photo
+
+@dataclass(frozen=True)
+class ReuseConfig:
+    candidates: int = 3  # product photos verified per listing
+    min_similarity: float = 0.45  # whole-photo embedding similarity below which a product photo is not a candidate
+    side: int = 200  # product photos are compared at this longest side
+    min_crop: float = 0.35  # smallest crop searched: the listing's width as a share of the product photo's
+    scales: int = 20  # crop sizes searched between min_crop and 1
+    min_correlation: float = 0.8
+
+
+@dataclass(frozen=True)
+class Reuse:
+    reference: str  # gallery-relative path of the product photo
+    mirrored: bool
+    crop: float  # the listing's width as a share of the product photo's
+    correlation: float
+
+
+def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = ReuseConfig()) -> list[str]:
+    """whole: (Q, dim) embeddings of the whole listing photo (and its mirror) -> gallery-relative paths of the
+    product photos worth verifying, most similar first ([] when the gallery has none close enough)."""
+    subset = np.array(sorted(i for i, e in index.entries.items() if e.kind == "product"), np.int64)
+    if len(subset) == 0 or len(whole) == 0:
+        return []
+    sims, ids = index.search(whole, min(cfg.candidates, len(subset)), subset)
+    best: dict[str, float] = {}
+    for s, i in zip(sims.ravel(), ids.ravel()):
+        if i >= 0 and s >= cfg.min_similarity:
+            e = index.entries[int(i)]
+            key = f"{e.brand}/{e.file}"
+            best[key] = max(best.get(key, -1.0), float(s))
+    return sorted(best, key=lambda k: -best[k])[: cfg.candidates]
+
+
+def structure(rgb: np.ndarray, side: int) -> np.ndarray:
+    """Band-passed grey (float32) at longest side `side`: edges and texture, without light gradients."""
+    return _band(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), side)
+
+
+def _band(grey: np.ndarray, side: int) -> np.ndarray:
+    s = side / max(grey.shape)
+    grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(grey, (0, 0), 0.8) - cv2.GaussianBlur(grey, (0, 0), 3.0)
+
+
+def match_copy(listing_rgb: np.ndarray, product: np.ndarray, cfg: ReuseConfig = ReuseConfig()
+               ) -> tuple[float, float, bool]:
+    """Best (correlation, crop, mirrored) of the listing searched inside `product` (a `structure` image at
+    cfg.side) over crop sizes and both orientations."""
+    ph, pw = product.shape
+    best = (-1.0, 0.0, False)
+    lh, lw = listing_rgb.shape[:2]
+    grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    for crop in np.geomspace(1.0, cfg.min_crop, cfg.scales):
+        w = round(pw * crop)
+        h = round(w * lh / lw)
+        if h > ph or min(w, h) < 24:
+            continue
+        tpl = _band(grey, max(w, h))
+        for mirrored in (False, True):
+            t = tpl[:, ::-1] if mirrored else tpl
+            corr = float(cv2.matchTemplate(product, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED).max())
+            if corr > best[0]:
+                best = (corr, float(crop), mirrored)
+    return best
+
+
+def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], np.ndarray],
+               cfg: ReuseConfig = ReuseConfig()) -> Reuse | None:
+    """The registered product photo `rgb` copies, or None. `whole`: (2, dim) embeddings of the photo and its
+    mirror image; `product_view(path)` -> `structure` of a gallery product photo at cfg.side (cached by the
+    caller)."""
+    for ref in product_candidates(index, whole, cfg):
+        corr, crop, mirrored = match_copy(rgb, product_view(ref), cfg)
+        if corr >= cfg.min_correlation:
+            return Reuse(ref, mirrored, crop, corr)
+    return None
+
+
+def report_reuse(record: CheckRecord, reuse: Reuse | None, brand_names: dict[str, str]) -> None:
+    """Put a found copy into `record`: field `reused_reference`, a reason, and a flag (a genuine-looking logo in
+    someone else's photo proves nothing about the product on sale)."""
+    if reuse is None or record.verdict == "error":
+        return
+    brand = reuse.reference.split("/", 1)[0]
+    record.reused_reference = reuse.reference
+    how = "a mirrored copy" if reuse.mirrored else "a copy"
+    part = "all" if reuse.crop > 0.97 else f"a crop ({reuse.crop:.0%} of its width)"
+    record.reasons.append(f"the photo is {how} of {part} of {brand_names.get(brand, brand)}'s own product photo "
+                          f"{reuse.reference} (correlation {reuse.correlation:.2f}): sellers of fakes often show "
+                          f"the genuine product's photo")
+    if record.brand is None:
+        record.brand, record.brand_name = brand, brand_names.get(brand, brand)
+    record.verdict = "suspect"
+    record.risk = max(record.risk or 0.0, REUSE_RISK)
+
+
+_sift_instance = None
+
+
+def _sift():
+    global _sift_instance
+    if _sift_instance is None:
+        _sift_instance = cv2.SIFT_create(nfeatures=1500)
+    return _sift_instance
