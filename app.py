@@ -26,6 +26,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 
+from vision.brand_report import brand_report_html, contact_sheet, risk_chart, summarise  # noqa: E402
 from vision.check import check_image, open_context  # noqa: E402
 from vision.errors import AuthcheckError  # noqa: E402
 from vision.explain import check_and_explain  # noqa: E402
@@ -34,7 +35,8 @@ from vision.gallery import add_references, check_slug, open_gallery, remove_bran
 from vision.index import refresh_index  # noqa: E402
 from vision.record import CheckRecord  # noqa: E402
 from vision.report import by_risk, html_report, thumbnail  # noqa: E402
-from vision.scan import RowWriter, scan  # noqa: E402
+from vision.rows import RowWriter, read_rows  # noqa: E402
+from vision.scan import scan  # noqa: E402
 from vision.uploads import UploadLimits, accept_uploads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -111,8 +113,8 @@ def brand_table(svc: Service):
     return table, thumbs, gr.update(choices=[r[0] for r in rows], value=None)
 
 
-def register_brand(svc: Service, name: str, wordmark: str, colours: str, logo_images, product_images,
-                   progress=gr.Progress()):
+def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_formats: str, logo_images,
+                   product_images, progress=gr.Progress()):
     name = (name or "").strip()
     slug = slugify(name)
     try:
@@ -120,6 +122,7 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, logo_im
     except AuthcheckError:
         raise gr.Error("Give the brand a name with at least one letter or digit.") from None
     colour_list = [c for c in re.split(r"[,\s]+", colours or "") if c]
+    code_list = [c.strip() for c in (code_formats or "").splitlines() if c.strip()]
     job = svc.work / f"register-{uuid.uuid4().hex[:8]}"
     with svc.lock:
         progress(0.05, desc="checking uploads")
@@ -135,7 +138,7 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, logo_im
         try:
             progress(0.15, desc="adding references")
             brand = add_references(g, slug, got_logos.files, kind="logo", name=name, wordmark=wordmark,
-                                   colors=colour_list if colour_list else None)
+                                   colors=colour_list if colour_list else None, codes=code_list or None)
             if got_products.files:
                 brand = add_references(g, slug, got_products.files, kind="product")
             refresh_index(g, svc.ctx.embedder,
@@ -218,7 +221,26 @@ def bulk_scan(svc: Service, photos_or_zips, progress=gr.Progress(track_tqdm=True
             risk = f" · {r['risk']:.2f}" if r.get("risk") is not None else ""
             thumbs.append((t, f"{r['path']}: {r['verdict']}{risk}"))
     downloads = [str(out.with_suffix(s)) for s in (".csv", ".jsonl", ".html")]
-    return summary, table, thumbs, downloads
+    brands = sorted({r["brand"] for r in rows if r.get("brand")})
+    return summary, table, thumbs, downloads, str(job), gr.update(choices=brands, value=brands[0] if brands else None)
+
+
+def brand_report(svc: Service, job: str, brand: str | None):
+    """The brand-protection view of the last bulk scan: counts, common reasons, chart, flagged contact sheet."""
+    if not job or not brand:
+        raise gr.Error("Scan some photos first, then choose a brand.")
+    job = Path(job)
+    if not job.resolve().is_relative_to(svc.work.resolve()):  # the state comes from the browser
+        raise gr.Error("unknown scan")
+    s = summarise(read_rows(job / "results.jsonl"), brand)
+    chart, sheet = risk_chart(s), contact_sheet(s.flagged, job / "photos")
+    page = job / f"{slugify(brand)}-report.html"
+    atomic_write_bytes(page, brand_report_html(s, chart, sheet).encode("utf-8"))
+    counts = ", ".join(f"{LABELS[v].lower()}: {n}" for v, n in sorted(s.counts.items()))
+    reasons = "\n".join(f"- {html.escape(p)} ({n})" for p, n in s.reasons.most_common(8))
+    text = f"**{html.escape(s.name)}**: {sum(s.counts.values())} listings — {counts}" + (
+        f"\n\nMost common reasons for flagging:\n{reasons}" if reasons else "")
+    return text, chart, sheet, str(page)
 
 
 # ---- Layout ------------------------------------------------------------------------------------------------------
@@ -258,6 +280,9 @@ def build(svc: Service) -> gr.Blocks:
                         name = gr.Textbox(label="Brand name", placeholder="e.g. New Balance", elem_id="brand-name")
                         wordmark = gr.Textbox(label="Wordmark text (optional)", placeholder="e.g. SAMSUNG")
                         colours = gr.Textbox(label="Brand colours (optional)", placeholder="#111111, #e4002b")
+                        code_formats = gr.Textbox(label="Trace-code formats (optional): one regular expression "
+                                                  "per line that QR / DataMatrix / barcode texts must match", lines=2,
+                                                  placeholder="https://(www\\.)?example\\.com/verify/.+")
                         logos = gr.File(label="Logo images", file_count="multiple", file_types=IMAGE_TYPES)
                         products = gr.File(label="Genuine product photos (optional)", file_count="multiple",
                                            file_types=IMAGE_TYPES)
@@ -269,7 +294,7 @@ def build(svc: Service) -> gr.Blocks:
                     with gr.Column():
                         thumbs = gr.Gallery(label="Registered brands", columns=4, height=360, object_fit="contain")
                         table = gr.Dataframe(label="Brands", interactive=False)
-                register.click(partial(register_brand, svc), [name, wordmark, colours, logos, products], [status, table, thumbs, choice],
+                register.click(partial(register_brand, svc), [name, wordmark, colours, code_formats, logos, products], [status, table, thumbs, choice],
                                api_name="register")
                 drop.click(partial(remove, svc), choice, [status, table, thumbs, choice], api_name="remove")
 
@@ -281,7 +306,19 @@ def build(svc: Service) -> gr.Blocks:
                 results = gr.Dataframe(label="Results, highest risk first", interactive=False, wrap=True)
                 shots = gr.Gallery(label="Highest-risk listings", columns=6, height=300, object_fit="contain")
                 downloads = gr.File(label="Download CSV · JSONL · HTML report", file_count="multiple")
-                start.click(partial(bulk_scan, svc), files, [summary, results, shots, downloads], api_name="bulk")
+                with gr.Accordion("Brand report (for brand-protection teams)", open=False):
+                    job = gr.State("")
+                    with gr.Row():
+                        report_brand = gr.Dropdown(label="Brand", choices=[], elem_id="report-brand")
+                        report_go = gr.Button("Make report", elem_id="report-button")
+                    report_text = gr.Markdown(elem_id="report-text")
+                    report_chart = gr.Image(label="Risk scores", interactive=False)
+                    report_sheet = gr.Image(label="Flagged listings", interactive=False)
+                    report_file = gr.File(label="Report (HTML)")
+                report_go.click(partial(brand_report, svc), [job, report_brand],
+                                [report_text, report_chart, report_sheet, report_file], api_name="brand_report")
+                start.click(partial(bulk_scan, svc), files, [summary, results, shots, downloads, job, report_brand],
+                            api_name="bulk")
         demo.load(partial(brand_table, svc), None, [table, thumbs, choice], api_visibility="private")
     return demo
 

@@ -99,7 +99,8 @@ def test_register_then_remove_a_brand(client, tmp_path):
     fake = tmp_path / "notes.png"
     fake.write_text("not an image")
     status, table, thumbs, choice = client.predict(
-        "Fila Test", "FILA", "#002d62", [handle_file(str(logo))], [handle_file(str(fake))], api_name="/register")
+        "Fila Test", "FILA", "#002d62", r"FL-\d{6}", [handle_file(str(logo))], [handle_file(str(fake))],
+        api_name="/register")
     assert "Registered Fila Test" in status and "`fila-test`" in status and "notes.png" in status
     row = next(r for r in table["data"] if r[0] == "fila-test")
     assert row[1:] == ["Fila Test", "FILA", "#002d62", 1, 0]
@@ -112,9 +113,9 @@ def test_register_then_remove_a_brand(client, tmp_path):
     status, table, _, _ = client.predict("fila-test", api_name="/remove")
     assert "Removed" in status and all(r[0] != "fila-test" for r in table["data"])
     with pytest.raises(Exception, match="A new brand needs at least one logo"):
-        client.predict("Nothing", "", "", [], [], api_name="/register")
+        client.predict("Nothing", "", "", "", [], [], api_name="/register")
     with pytest.raises(Exception, match="invalid colour"):
-        client.predict("Bad Colour", "", "blue", [handle_file(str(logo))], [], api_name="/register")
+        client.predict("Bad Colour", "", "blue", "", [handle_file(str(logo))], [], api_name="/register")
 
 
 def test_bulk_scan_of_photos_and_zip_with_reports(client, photos, tmp_path):
@@ -125,7 +126,7 @@ def test_bulk_scan_of_photos_and_zip_with_reports(client, photos, tmp_path):
         zf.write(photos["samsung"], "shop/samsung.jpg")
         zf.writestr("../escape.jpg", photos["plain"].read_bytes())
         zf.writestr("readme.txt", "hello")
-    summary, table, thumbs, downloads = client.predict(
+    summary, table, thumbs, downloads, brands = client.predict(
         [handle_file(str(photos["nike"])), handle_file(str(photos["plain"])), handle_file(str(archive))],
         api_name="/bulk")
     rows = {r[0]: r for r in table["data"]}
@@ -142,6 +143,9 @@ def test_bulk_scan_of_photos_and_zip_with_reports(client, photos, tmp_path):
     assert len(lines) == 5 and all("/tmp" not in json.loads(x)["path"] for x in lines)
     assert by_ext[".csv"].read_text(encoding="utf-8").count("\n") == 6
     assert by_ext[".html"].read_text(encoding="utf-8").count("data:image/jpeg;base64,") >= 5
+    assert set(brands["choices"][i][0] for i in range(len(brands["choices"]))) == {"nike", "samsung"}
+    text, chart, sheet, page = client.predict("nike", api_name="/brand_report")  # the session's last scan
+    assert "1 listings" in text and Path(chart).is_file() and Path(page).read_text().startswith("<!doctype html>")
 
 
 def test_browser_upload_shows_verdict_and_evidence(app_url, photos):

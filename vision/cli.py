@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"FAISS index type (default auto: exact up to {FLAT_MAX:,} vectors, IVF beyond)")
     _common(p)
 
+    p = sub.add_parser("report", help="one brand's report from scan results: verdict counts, common reasons, flagged "
+                                      "listings as a contact sheet, risk chart (HTML)")
+    p.add_argument("results", metavar="RESULTS", help="a scan output (.jsonl, .csv or .parquet)")
+    p.add_argument("--brand", required=True, help="brand slug")
+    p.add_argument("--out", default=None, metavar="FILE.html", help="default: <brand>-report.html")
+    p.add_argument("-v", "--verbose", action="count", default=1)
+
     p = sub.add_parser("export-onnx", help="export an embedder to ONNX, checked against torch (needs extra 'train')")
     p.add_argument("--checkpoint", default=None, help="a trained checkpoint (python -m vision.train); default: the "
                                                       "ImageNet baseline")
@@ -112,6 +119,8 @@ def _run(args: argparse.Namespace) -> int:
         return _gallery(args)
     if args.command == "index":
         return _index_build(args)
+    if args.command == "report":
+        return _brand_report(args)
     if args.command == "export-onnx":
         out = [args.out] if args.out else []
         if args.checkpoint:
@@ -193,6 +202,25 @@ def _report(ctx, results: str, target: str) -> None:
                        evidence=lambda row: check_and_explain(ctx, row["path"])[1])
     atomic_write_bytes(target, page.encode("utf-8"))
     logger.info("wrote %s", target)
+
+
+def _brand_report(args: argparse.Namespace) -> int:
+    from .brand_report import brand_report_html, contact_sheet, risk_chart, summarise
+    from .fsio import atomic_write_bytes
+    from .rows import read_rows
+
+    if not Path(args.results).is_file():
+        raise AuthcheckError(f"no such results file: {args.results}")
+    s = summarise(read_rows(args.results), args.brand)
+    if not s.counts:
+        seen = sorted({r["brand"] for r in read_rows(args.results) if r.get("brand")})
+        raise AuthcheckError(f"no listings of brand {args.brand!r} in {args.results}; brands there: "
+                             f"{', '.join(seen) or 'none'}")
+    out = Path(args.out or f"{args.brand}-report.html")
+    atomic_write_bytes(out, brand_report_html(s, risk_chart(s), contact_sheet(s.flagged)).encode("utf-8"))
+    counts = ", ".join(f"{v} {n}" for v, n in sorted(s.counts.items()))
+    print(f"{s.name}: {sum(s.counts.values())} listings ({counts}); wrote {out}", file=sys.stderr)
+    return 0
 
 
 def _gallery(args: argparse.Namespace) -> int:
