@@ -53,7 +53,7 @@ class Context:
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # brand -> channel -> threshold
     _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _lines: dict[str, list[TextLine]] = field(default_factory=dict, repr=False)
-    _products: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _products: dict[str, tuple] = field(default_factory=dict, repr=False)
 
     @property
     def brand_names(self) -> dict[str, str]:
@@ -75,7 +75,7 @@ class Context:
         return self._lines[key]
 
 
-    def product_view(self, path: str) -> np.ndarray:
+    def product_view(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         """A gallery product photo (gallery-relative path) as the reuse check compares it (cached)."""
         if path not in self._products:
             brand, file = path.split("/", 1)
@@ -145,7 +145,10 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
-        report_reuse(record, find_reuse(ctx.index, whole, rgb, ctx.product_view, ctx.config.reuse), ctx.brand_names)
+        likely = record.brand or (hits[0].brand if hits else None)
+        own = [f"{likely}/{r.file}" for r in ctx.brands[likely].references if r.kind == "product"] if likely else []
+        report_reuse(record, find_reuse(ctx.index, whole, rgb, ctx.product_view, own, ctx.config.reuse),
+                     ctx.brand_names)
     except AuthcheckError as e:
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0

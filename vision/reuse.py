@@ -25,12 +25,13 @@ REUSE_RISK = 0.7  # risk of a listing that shows the brand's own product photo
 
 @dataclass(frozen=True)
 class ReuseConfig:
-    candidates: int = 3  # product photos verified per listing
+    candidates: int = 6  # product photos verified per listing, by embedding similarity (+ the matched brand's)
     min_similarity: float = 0.45  # whole-photo embedding similarity below which a product photo is not a candidate
-    side: int = 200  # product photos are compared at this longest side
+    side: int = 200  # product photos are compared at this longest side (and at half of it, for the search)
     min_crop: float = 0.35  # smallest crop searched: the listing's width as a share of the product photo's
-    scales: int = 20  # crop sizes searched between min_crop and 1
-    min_correlation: float = 0.8
+    scales: int = 20  # crop sizes searched (at half resolution) between min_crop and 1
+    min_coarse: float = 0.5  # the half-resolution search must reach this correlation to be refined
+    min_correlation: float = 0.74  # measured: copies >= 0.75 for 94%, new photos <= 0.72 (benchmarks/signals.py)
 
 
 @dataclass(frozen=True)
@@ -57,45 +58,58 @@ def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = Re
     return sorted(best, key=lambda k: -best[k])[: cfg.candidates]
 
 
-def structure(rgb: np.ndarray, side: int) -> np.ndarray:
-    """Band-passed grey (float32) at longest side `side`: edges and texture, without light gradients."""
-    return _band(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), side)
+def structure(rgb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A product photo as match_copy compares it: band-passed grey (float32) at longest sides side/2 and side."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return _band(grey, side // 2), _band(grey, side)
 
 
 def _band(grey: np.ndarray, side: int) -> np.ndarray:
+    """Band-pass (edges and texture, no light gradients) at longest side `side`; filter sizes follow the side."""
     s = side / max(grey.shape)
     grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    return cv2.GaussianBlur(grey, (0, 0), 0.8) - cv2.GaussianBlur(grey, (0, 0), 3.0)
+    k = side / 200
+    return cv2.GaussianBlur(grey, (0, 0), 0.8 * k) - cv2.GaussianBlur(grey, (0, 0), 3.0 * k)
 
 
-def match_copy(listing_rgb: np.ndarray, product: np.ndarray, cfg: ReuseConfig = ReuseConfig()
-               ) -> tuple[float, float, bool]:
-    """Best (correlation, crop, mirrored) of the listing searched inside `product` (a `structure` image at
-    cfg.side) over crop sizes and both orientations."""
+def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple[float, float, bool]:
     ph, pw = product.shape
+    lh, lw = grey.shape
     best = (-1.0, 0.0, False)
-    lh, lw = listing_rgb.shape[:2]
-    grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    for crop in np.geomspace(1.0, cfg.min_crop, cfg.scales):
+    for crop in crops:
         w = round(pw * crop)
         h = round(w * lh / lw)
-        if h > ph or min(w, h) < 24:
+        if h > ph or w > pw or min(w, h) < 12:
             continue
         tpl = _band(grey, max(w, h))
-        for mirrored in (False, True):
-            t = tpl[:, ::-1] if mirrored else tpl
-            corr = float(cv2.matchTemplate(product, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED).max())
+        for mirrored in mirrors:
+            t = np.ascontiguousarray(tpl[:, ::-1] if mirrored else tpl)
+            corr = float(cv2.matchTemplate(product, t, cv2.TM_CCOEFF_NORMED).max())
             if corr > best[0]:
                 best = (corr, float(crop), mirrored)
     return best
 
 
-def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], np.ndarray],
-               cfg: ReuseConfig = ReuseConfig()) -> Reuse | None:
+def match_copy(listing_rgb: np.ndarray, product: tuple[np.ndarray, np.ndarray], cfg: ReuseConfig = ReuseConfig()
+               ) -> tuple[float, float, bool]:
+    """Best (correlation, crop, mirrored) of the listing searched inside `product` (see `structure`): crop sizes
+    and both orientations at half resolution, then the best crop size refined in 1% steps at full resolution."""
+    grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    coarse = _search(grey, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
+    if coarse[0] < cfg.min_coarse:
+        return coarse
+    step = (1 / cfg.min_crop) ** (1 / (cfg.scales - 1))  # ratio between neighbouring coarse crops
+    fine = np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13)
+    return max(coarse, _search(grey, product[1], fine, (coarse[2],)))
+
+
+def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], tuple],
+               also: list[str] = (), cfg: ReuseConfig = ReuseConfig()) -> Reuse | None:
     """The registered product photo `rgb` copies, or None. `whole`: (2, dim) embeddings of the photo and its
-    mirror image; `product_view(path)` -> `structure` of a gallery product photo at cfg.side (cached by the
-    caller)."""
-    for ref in product_candidates(index, whole, cfg):
+    mirror image; `also`: product photos to verify anyway (the matched brand's: a small crop of a product photo
+    keeps its logo but not its look); `product_view(path)` -> its `structure` (cached by the caller)."""
+    candidates = product_candidates(index, whole, cfg)
+    for ref in candidates + [p for p in also if p not in candidates]:
         corr, crop, mirrored = match_copy(rgb, product_view(ref), cfg)
         if corr >= cfg.min_correlation:
             return Reuse(ref, mirrored, crop, corr)
