@@ -29,9 +29,10 @@ from .log import logger
 from .synth import PhotoStyle, photograph
 from .verdict import TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
+from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 7  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 8  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,16 @@ def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, dic
     return out
 
 
+def stored_text(gallery: Gallery) -> dict[str, list[TextLine]]:
+    """{"brand/file": wordmark lines} read on each logo reference at calibration (the OCR of a reference costs
+    about a second: worth reading once, not in every process)."""
+    out = {}
+    for slug, entry in load_thresholds(gallery).items():
+        for file, lines in (entry.get("text") or {}).items():
+            out[f"{slug}/{file}"] = [TextLine((int(a), int(b), int(c), int(d)), str(t)) for a, b, c, d, t in lines]
+    return out
+
+
 def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: CalibrationConfig = CalibrationConfig(),
                       align_cfg=None) -> dict[str, dict[str, float]]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}.
@@ -120,9 +131,10 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
     stored = load_thresholds(gallery)
     brands = gallery.brands()
     stale = [b for b in brands if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
+    logos = [(b, r) for b in stale for r in b.references if r.kind == "logo"]
+    texts = {(b.slug, r.file): reference_text(b.slug, r.file) for b, r in logos}
     jobs = [(b.slug, (reference_ink(b.slug, r.file), load_image(gallery.ref_path(b.slug, r), keep_alpha=True), cfg,
-                      align_cfg, reference_text(b.slug, r.file), tuple(b.colors)))
-            for b in stale for r in b.references if r.kind == "logo"]
+                      align_cfg, texts[(b.slug, r.file)], tuple(b.colors))) for b, r in logos]
     results: dict[str, list[dict]] = {b.slug: [] for b in stale}
     for slug, result in zip([j[0] for j in jobs], _map(_calibrate_job, [j[1] for j in jobs], cfg.workers)):
         results[slug].append(result)
@@ -131,7 +143,9 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
         rs = results[brand.slug]
         stored[brand.slug] = {"key": calibration_key(brand, cfg),
                               "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS},
-                              "unaligned": sum(r["unaligned"] for r in rs), "per_reference": rs}
+                              "unaligned": sum(r["unaligned"] for r in rs), "per_reference": rs,
+                              "text": {f: [[*line.box, line.text] for line in lines]
+                                       for (slug, f), lines in texts.items() if slug == brand.slug}}
         logger.info("calibrated %s: %s", brand.slug,
                     {t: round(v, 2) for t, v in stored[brand.slug]["thresholds"].items()})
     gone = set(stored) - {b.slug for b in brands}

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, ink_from_rgba
-from .calibrate import CalibrationConfig, calibrate_gallery, stored_thresholds
+from .calibrate import CalibrationConfig, calibrate_gallery, stored_text, stored_thresholds
 from .candidates import CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, load_embedder
@@ -108,6 +108,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
             thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
                                            config.align)
     ctx.thresholds = thresholds
+    ctx._lines.update(stored_text(g))
     return ctx
 
 
