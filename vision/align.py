@@ -176,12 +176,14 @@ def _reference_features(ref_ink: np.ndarray, polarity: int, n: int):
 
 def _plausible(H: np.ndarray, shape: tuple[int, int]) -> bool:
     """A camera can tilt a flat print but not turn it inside out: the warped outline must stay convex and keep
-    its orientation (a mirror image is a counterfeit, not a viewpoint)."""
+    its orientation (a mirror image is a counterfeit, not a viewpoint), and its size must stay of the order of
+    the region's (a near-singular fit can blow it up to gigapixels)."""
     h, w = shape
     c = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     e = np.roll(c, -1, axis=0) - c  # edge vectors
     cross = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
-    return all(x > 0 for x in cross) and cv2.contourArea(c) > 16.0
+    area = cv2.contourArea(c)  # the region is at the reference's working scale: a sane fit is of its order
+    return all(x > 0 for x in cross) and 16.0 < area < 64.0 * w * h
 
 
 def _moments(mask: np.ndarray):

@@ -31,7 +31,7 @@ class ReuseConfig:
     min_crop: float = 0.35  # smallest crop searched: the listing's width as a share of the product photo's
     scales: int = 20  # crop sizes searched (at half resolution) between min_crop and 1
     min_coarse: float = 0.5  # the half-resolution search must reach this correlation to be refined
-    min_correlation: float = 0.74  # measured: copies >= 0.75 for 94%, new photos <= 0.72 (benchmarks/signals.py)
+    min_correlation: float = 0.7  # block median; measured: copies >= 0.7 for 96%, new photos <= 0.62
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,11 @@ def _band(grey: np.ndarray, side: int) -> np.ndarray:
     return cv2.GaussianBlur(grey, (0, 0), 0.8 * k) - cv2.GaussianBlur(grey, (0, 0), 3.0 * k)
 
 
-def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple[float, float, bool]:
+def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple:
+    """Best (correlation, crop, mirrored, (x, y), template) of `grey` scaled to each crop size inside `product`."""
     ph, pw = product.shape
     lh, lw = grey.shape
-    best = (-1.0, 0.0, False)
+    best = (-1.0, 0.0, False, (0, 0), None)
     for crop in crops:
         w = round(pw * crop)
         h = round(w * lh / lw)
@@ -84,23 +85,45 @@ def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple[floa
         tpl = _band(grey, max(w, h))
         for mirrored in mirrors:
             t = np.ascontiguousarray(tpl[:, ::-1] if mirrored else tpl)
-            corr = float(cv2.matchTemplate(product, t, cv2.TM_CCOEFF_NORMED).max())
+            _, corr, _, loc = cv2.minMaxLoc(cv2.matchTemplate(product, t, cv2.TM_CCOEFF_NORMED))
             if corr > best[0]:
-                best = (corr, float(crop), mirrored)
+                best = (float(corr), float(crop), mirrored, loc, t)
     return best
+
+
+def _block_median(patch: np.ndarray, tpl: np.ndarray, n: int = 4) -> float | None:
+    """Median correlation over an n x n grid of blocks that carry structure: a watermark or a sticker spoils a few
+    blocks of a copy, not their median. None when fewer than 6 blocks carry structure."""
+    h, w = tpl.shape
+    floor = 0.25 * min(float(patch.std()), float(tpl.std()))
+    vals = []
+    for i in range(n):
+        for j in range(n):
+            a = patch[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
+            b = tpl[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
+            if a.std() < floor or b.std() < floor:
+                continue
+            a, b = a - a.mean(), b - b.mean()
+            vals.append(float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())))
+    return float(np.median(vals)) if len(vals) >= 6 else None
 
 
 def match_copy(listing_rgb: np.ndarray, product: tuple[np.ndarray, np.ndarray], cfg: ReuseConfig = ReuseConfig()
                ) -> tuple[float, float, bool]:
-    """Best (correlation, crop, mirrored) of the listing searched inside `product` (see `structure`): crop sizes
-    and both orientations at half resolution, then the best crop size refined in 1% steps at full resolution."""
+    """(score, crop, mirrored) of the listing as a copy of `product` (see `structure`): crop sizes and both
+    orientations searched at half resolution, the best refined in 1% steps at full resolution; the score is the
+    median block correlation there (the whole-patch correlation when too few blocks carry structure)."""
     grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     coarse = _search(grey, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
     if coarse[0] < cfg.min_coarse:
-        return coarse
+        return coarse[:3]
     step = (1 / cfg.min_crop) ** (1 / (cfg.scales - 1))  # ratio between neighbouring coarse crops
-    fine = np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13)
-    return max(coarse, _search(grey, product[1], fine, (coarse[2],)))
+    fine = _search(grey, product[1], np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13), (coarse[2],))
+    if fine[4] is None:
+        return coarse[:3]
+    (x, y), t = fine[3], fine[4]
+    blocks = _block_median(product[1][y:y + t.shape[0], x:x + t.shape[1]], t)
+    return (fine[0] if blocks is None else blocks), fine[1], fine[2]
 
 
 def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], tuple],
