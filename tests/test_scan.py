@@ -63,11 +63,13 @@ def _rows():
              "reference": "nike/logos/x.png", "reasons": ["part moved", "wordmark reads NIKF"], "error": None,
              "brand_name": "Nike", "box": [1, 2, 30, 40], "alignment": {"aligned": True, "quality": 0.9},
              "divergence": {"score": 2.5}, "candidates": [{"brand": "nike", "similarity": 0.8, "reference": "r"}],
+             "reused_reference": "nike/products/p.jpg",
+             "codes": [{"format": "QR Code", "text": "https://x", "box": [1, 2, 3, 4], "registered": False}],
              "seconds": 0.3},
             {"path": "b.jpg", "verdict": "error", "brand": None, "risk": None, "similarity": None,
              "reference": None, "reasons": ["could not check: empty file"], "error": "empty file",
              "brand_name": None, "box": None, "alignment": None, "divergence": None, "candidates": [],
-             "seconds": None}]
+             "reused_reference": None, "codes": [], "seconds": None}]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])

@@ -115,7 +115,7 @@ def read_rows(path: str | os.PathLike, fmt: str | None = None) -> Iterator[dict]
 
 # Nested fields are stored as JSON text in Parquet: their shapes vary by verdict, a fixed schema keeps every
 # file readable by any Parquet tool.
-_JSON_FIELDS = ("alignment", "divergence", "candidates")
+_JSON_FIELDS = ("alignment", "divergence", "candidates", "codes")
 
 
 def _from_csv(row: dict) -> dict:
