@@ -189,3 +189,12 @@ def test_repair_rebuilds_from_images(built_gallery, tmp_path, embedder):
     assert "puma: rebuilt brand.json" in done and "dropped reference" in done and "index unreadable" in done
     assert verify_files(g) == ["nike: brand has no reference images"]  # its only logo was the altered one
     assert index_notes(g, embedder) == []
+
+
+def test_a_file_that_vanishes_mid_scan_is_an_error_row(built_gallery, tmp_path):
+    from vision.check import open_context
+    from vision.scan import check_item
+
+    gone = tmp_path / "listed-then-deleted.jpg"  # listed by the reader, deleted before the checker got to it
+    row = check_item(open_context(built_gallery, threads=1), (str(gone), gone, None))
+    assert row["verdict"] == "error" and "file not found" in row["error"]
