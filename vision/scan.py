@@ -157,7 +157,15 @@ def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress
         logger.info("resuming: %d files already in %s", skipped, out)
     rows = ((check_item(ctx, item) for item in todo) if workers <= 1
             else in_pool(todo, workers, _check_in_worker, _init_worker, (context_spec(ctx),)))
-    bar = progress_bar(len(todo), progress)
+    write_rows(rows, writer, summary, len(todo), progress)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def write_rows(rows: Iterator[dict], writer: RowWriter, summary: ScanSummary, total: int, progress: bool) -> None:
+    """Drain `rows` into the writer and the summary under a progress bar. The output is finalised (Parquet
+    written) only when every row came; an interruption leaves it resumable."""
+    bar = progress_bar(total, progress)
     finished = False
     try:
         for row in rows:
@@ -168,8 +176,6 @@ def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress
     finally:
         bar.close()
         writer.close(final=finished)
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
 # ---- worker pool ----------------------------------------------------------------------------------------------

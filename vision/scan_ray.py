@@ -7,15 +7,17 @@ the photos and the gallery at the same paths (a shared or synced filesystem). Ne
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
+from typing import Iterator
 
 from .check import Context
 from .errors import AuthcheckError
 from .log import logger
 from .rows import RowWriter
-from .scan import ContextSpec, ScanSummary, check_item, context_spec, pending, progress_bar
+from .scan import ContextSpec, ScanSummary, check_item, context_spec, pending, write_rows
 
 
 class _Checker:
@@ -30,8 +32,6 @@ class _Checker:
         self.ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
 
     def __call__(self, batch: dict) -> dict:
-        import json
-
         import numpy as np
 
         rows = []
@@ -49,7 +49,6 @@ def scan_ray(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, addr
         import ray
     except ImportError:
         raise AuthcheckError("--engine ray needs Ray: pip install -e '.[scale]'") from None
-    import json
 
     t0 = time.perf_counter()
     writer = RowWriter(out)
@@ -59,29 +58,25 @@ def scan_ray(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, addr
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}})
-    bar = progress_bar(len(todo), progress)
-    finished = False
     try:
-        if todo:
-            workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-            ctx_ = ray.data.DataContext.get_current()
-            ctx_.enable_progress_bars = False
-            items = [{"label": label, "path": str(path) if path else "", "problem": problem or ""}
-                     for label, path, problem in todo]
-            ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // batch_size, 1000)))
-            ds = ds.map_batches(_Checker, fn_constructor_args=(context_spec(ctx),), batch_size=batch_size,
-                                concurrency=workers, num_cpus=1)
-            logger.info("ray: %d files, %d actors", len(items), workers)
-            for rec in ds.iter_rows():
-                row = json.loads(rec["row"])
-                writer.write(row)
-                summary.add(row)
-                bar.update(1)
-        finished = True
+        write_rows(_rows(ray, ctx, todo, workers, batch_size), writer, summary, len(todo), progress)
     finally:
-        bar.close()
-        writer.close(final=finished)
         if started_here:
             ray.shutdown()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _rows(ray, ctx: Context, todo: list, workers: int | None, batch_size: int) -> Iterator[dict]:
+    if not todo:
+        return
+    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    items = [{"label": label, "path": str(path) if path else "", "problem": problem or ""}
+             for label, path, problem in todo]
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items) // batch_size, 1000)))
+    ds = ds.map_batches(_Checker, fn_constructor_args=(context_spec(ctx),), batch_size=batch_size,
+                        concurrency=workers, num_cpus=1)
+    logger.info("ray: %d files, %d actors", len(items), workers)
+    for rec in ds.iter_rows():
+        yield json.loads(rec["row"])
