@@ -74,7 +74,6 @@ class Context:
             self._lines[key] = reference_lines(self.reference_ink(brand, file), self.brands[brand].wordmark)
         return self._lines[key]
 
-
     def product_view(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         """A gallery product photo (gallery-relative path) as the reuse check compares it (cached)."""
         if path not in self._products:
