@@ -126,15 +126,17 @@ class RefIndex:
 def reference_views(image_rgba: np.ndarray, kind: str) -> list[tuple[str, np.ndarray]]:
     """The crops a reference contributes: (view name, RGB uint8). Logos also contribute their ink in both
     polarities, because a printed logo takes the product's colours, not the brand's. Product photos also
-    contribute five 60% crops (corners, centre), so that a listing showing a crop of one finds it (vision.reuse)."""
+    contribute crops of 60% and 45% of their size (corners, centre), so that a listing showing a crop of one finds
+    it (vision.reuse)."""
     rgb = flatten_rgba(image_rgba)
     views = [("image", rgb)]
     if kind == "product":
         h, w = rgb.shape[:2]
-        ch, cw = round(0.6 * h), round(0.6 * w)
-        for name, (y, x) in {"crop-tl": (0, 0), "crop-tr": (0, w - cw), "crop-bl": (h - ch, 0),
-                             "crop-br": (h - ch, w - cw), "crop-c": ((h - ch) // 2, (w - cw) // 2)}.items():
-            views.append((name, rgb[y:y + ch, x:x + cw]))
+        for f in (0.6, 0.45):
+            ch, cw = round(f * h), round(f * w)
+            for name, (y, x) in {"tl": (0, 0), "tr": (0, w - cw), "bl": (h - ch, 0), "br": (h - ch, w - cw),
+                                 "c": ((h - ch) // 2, (w - cw) // 2)}.items():
+                views.append((f"crop{round(100 * f)}-{name}", rgb[y:y + ch, x:x + cw]))
     if kind == "logo":
         ink = _ink_mask(image_rgba)
         if ink is not None:
