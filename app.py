@@ -60,7 +60,7 @@ class Service:
 
     def uploads(self, files, dest: Path):
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-        return accept_uploads(paths, dest, LIMITS, roots=[get_upload_folder(), tempfile.gettempdir()])
+        return accept_uploads(paths, dest, LIMITS, roots=[get_upload_folder()])  # never other server paths
 
 
 # ---- Check -------------------------------------------------------------------------------------------------------
@@ -186,9 +186,7 @@ def bulk_scan(svc: Service, photos_or_zips, progress=gr.Progress(track_tqdm=True
     with svc.lock:
         if got.files:
             scan(svc.ctx, photos, job / "scan.jsonl", progress=True)
-        rows = []
-        if (job / "scan.jsonl").exists():
-            rows = [json.loads(x) for x in (job / "scan.jsonl").read_text(encoding="utf-8").splitlines() if x]
+        rows = list(read_rows(job / "scan.jsonl")) if (job / "scan.jsonl").exists() else []
         for row in rows:  # show names as uploaded, not server paths
             row["path"] = Path(row["path"]).relative_to(photos).as_posix()
         rows += [CheckRecord.error_row(name, why).to_row() for name, why in got.rejected]
