@@ -287,8 +287,7 @@ def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str 
             bar.total = total
             bar.update(done - bar.n)
 
-        index = refresh_index(g, embedder, rebuild, progress, kind)
-    logger.info("index: %d vectors, type %s%s", len(index), index.kind, " (automatic)" if index.auto else "")
+        refresh_index(g, embedder, rebuild, progress, kind)
 
 
 def _index_build(args: argparse.Namespace) -> int:

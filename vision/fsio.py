@@ -37,6 +37,11 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def is_temp_name(name: str) -> bool:
+    """A temp file of atomic_write_bytes (".<name>.<random>.tmp"): what a write stopped before its rename leaves."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 
 from .codes import check_patterns
 from .errors import BrandNameError, GalleryError
-from .fsio import atomic_write_bytes, atomic_write_json, file_lock, sha256_bytes, sha256_file
+from .fsio import atomic_write_bytes, atomic_write_json, file_lock, is_temp_name, sha256_bytes, sha256_file
 from .load import LoadLimits, image_format, load_image
 from .log import logger
 
@@ -274,7 +274,7 @@ def uncommitted_brand(folder: Path) -> bool:
         if f.is_dir():
             if f.parent != folder or f.name not in ("logos", "products"):
                 return False
-        elif not (CONTENT_NAME.match(f.name) or (f.name.startswith(".") and f.name.endswith(".tmp"))):
+        elif not (CONTENT_NAME.match(f.name) or is_temp_name(f.name)):
             return False
     return True
 

@@ -198,7 +198,7 @@ def refresh_index(gallery: Gallery, embedder: Embedder, rebuild: bool = False,
         index = None if rebuild else load_index(gallery, embedder)
         index = sync_index(gallery, embedder, index, progress, kind)
         save_index(index, gallery)
-    logger.info("index: %d vectors", len(index))
+    logger.info("index: %d vectors, type %s%s", len(index), index.kind, " (automatic)" if index.auto else "")
     return index
 
 

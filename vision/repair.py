@@ -14,11 +14,12 @@ from pathlib import Path
 
 from .embed import Embedder
 from .errors import AuthcheckError, GalleryError
-from .fsio import atomic_write_json, sha256_file
+from .fsio import atomic_write_json, is_temp_name, sha256_file
 from .gallery import (CONTENT_NAME, KINDS, MANIFEST, SLUG, SUFFIXES, Brand, Gallery, Reference,
                       uncommitted_brand)
-from .index import load_index, refresh_index, verify_index
+from .index import INDEX_DIR, load_index, refresh_index, verify_index
 from .log import logger
+
 
 def leftovers(gallery: Gallery) -> list[Path]:
     """Files and folders an interrupted change left behind (safe to delete; --repair does)."""
@@ -26,7 +27,7 @@ def leftovers(gallery: Gallery) -> list[Path]:
     if not gallery.root.is_dir():
         return out
     for p in sorted(gallery.root.iterdir()):
-        if p.name.startswith(".trash-") or (p.name.startswith(".") and p.name.endswith(".tmp")):
+        if p.name.startswith(".trash-") or is_temp_name(p.name):
             out.append(p)
         elif SLUG.match(p.name) and p.is_dir() and not p.is_symlink():
             if not (p / MANIFEST).exists():
@@ -36,13 +37,13 @@ def leftovers(gallery: Gallery) -> list[Path]:
             listed = _listed(gallery, p.name)
             for f in sorted(p.rglob("*")):
                 rel = f.relative_to(p).as_posix()
-                if f.is_file() and (f.name.startswith(".") and f.name.endswith(".tmp")
+                if f.is_file() and (is_temp_name(f.name)
                                     or (listed is not None and rel not in listed and CONTENT_NAME.match(f.name)
                                         and f.parent.name in ("logos", "products"))):
                     out.append(f)
-    index_dir = gallery.root / ".index"
+    index_dir = gallery.root / INDEX_DIR
     if index_dir.is_dir():
-        out += [f for f in sorted(index_dir.iterdir()) if f.name.startswith(".") and f.name.endswith(".tmp")]
+        out += [f for f in sorted(index_dir.iterdir()) if is_temp_name(f.name)]
     return out
 
 

@@ -12,7 +12,7 @@ import html
 import io
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 from PIL import Image
@@ -26,9 +26,13 @@ td,th{border-bottom:1px solid #ddd;padding:6px;vertical-align:top;text-align:lef
 .badge{color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}.small{color:#666;font-size:90%}"""
 
 
-def by_risk(rows: Sequence[dict]) -> list[dict]:
+def _review_order(r: dict) -> tuple:
+    return r.get("risk") is None, -(r.get("risk") or 0.0), str(r.get("path"))
+
+
+def by_risk(rows: Iterable[dict]) -> list[dict]:
     """Rows ordered for review: highest risk first, rows without a risk (errors) last, then by path."""
-    return sorted(rows, key=lambda r: (r.get("risk") is None, -(r.get("risk") or 0.0), str(r.get("path"))))
+    return sorted(rows, key=_review_order)
 
 
 def thumbnail(path: str | Path, side: int = 220) -> np.ndarray | None:
@@ -49,16 +53,17 @@ def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_r
     listing thumbnail (the row's path, under `listing_root` when given), the matched reference (from
     `gallery_root`), and — for suspect rows, when `evidence` is given — the picture it returns. Rows are streamed:
     memory holds only the rows shown."""
-    verdicts, brands, total = Counter(), Counter(), 0
-    top: list = []  # min-heap of (sort key, n, row): the max_rows rows that sort first
-    for n, r in enumerate(rows):
-        total += 1
-        verdicts[r.get("verdict")] += 1
-        if r.get("brand"):
-            brands[r["brand"]] += 1
-        key = (r.get("risk") is not None, r.get("risk") or 0.0, -n)
-        (heapq.heappush if len(top) < max_rows else heapq.heappushpop)(top, (key, n, r))
-    shown = [r for _, _, r in sorted(top, reverse=True)]
+    verdicts, brands = Counter(), Counter()
+
+    def counted(rows):
+        for r in rows:
+            verdicts[r.get("verdict")] += 1
+            if r.get("brand"):
+                brands[r["brand"]] += 1
+            yield r
+
+    shown = heapq.nsmallest(max_rows, counted(rows), key=_review_order)  # by_risk's order, max_rows kept
+    total = sum(verdicts.values())
     esc = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style>"
            f"</head><body><h1>{esc(title)}</h1>"]

@@ -117,8 +117,6 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     x0, y0 = np.floor(corners.min(0)) - 2
     x1, y1 = np.ceil(corners.max(0)) + 2
-    if (x1 - x0) * (y1 - y0) > 64 * w * h:  # a degenerate fit (align refuses these): no round trip to make
-        return (ref_ink > 0.5).astype(np.float32)
     T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
     blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.7 * fp))
     small = cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
