@@ -1,6 +1,6 @@
 """Signals beyond the logo, measured: reused official photos and trace codes.
 
-    python benchmarks/signals.py [--copies 2] [--codes 120]
+    python benchmarks/signals.py [--copies 2] [--codes 120] [--seed 0]
 
 (1) Reused product photos: every product photo of the bundled gallery edited `--copies` times (random crop,
     resize, JPEG re-compression, watermark text, mirror, in combination) must be reported with the right
@@ -58,10 +58,10 @@ def edit(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, str]:
     return img, ", ".join(done) or "re-compression only"
 
 
-def reuse_bench(copies: int, tmp: Path) -> None:
+def reuse_bench(copies: int, tmp: Path, seed: int = 0) -> None:
     g = open_gallery(ROOT / "reference_gallery")
     ctx = open_context(g.root)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     style = synth.PhotoStyle(logo_frac=(0.3, 0.5), tilt=0.08, rotation=10, jpeg=(85, 95))
     positives, negatives = [], []
     for b in g.brands():
@@ -162,9 +162,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--codes", type=int, default=120)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the edits and the new photos")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        reuse_bench(args.copies, Path(tmp))
+        reuse_bench(args.copies, Path(tmp), args.seed)
     codes_bench(args.codes)
 
 

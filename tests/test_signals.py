@@ -134,3 +134,24 @@ def test_copies_of_a_registered_product_photo_are_reported(product_gallery, tmp_
                                                             rotation=10))
         rec = check_image(ctx, tmp_path / f"new{seed}.jpg")
         assert rec.reused_reference is None and rec.brand == "nike", seed
+
+
+def test_match_copy_finds_near_full_crops_at_any_aspect():
+    """Copies at several crops and scales (one at almost the full width, where shrinking the listing could round
+    its template a pixel taller than the product photo) are found at their crop size, mirrored ones as mirrored;
+    another photo is not one."""
+    import cv2
+
+    from vision.reuse import match_copy, structure
+
+    rng = np.random.default_rng(3)
+    product = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 5.0)
+    other = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 5.0)
+    view = structure(product, 200)
+    for x0, x1, y0, y1, size in [(20, 620, 2, 478, (498, 395)), (0, 640, 0, 480, (320, 240)),
+                                 (100, 420, 60, 300, (416, 312))]:
+        listing_rgb = cv2.resize(product[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+        score, found, mirrored = match_copy(listing_rgb, view)
+        assert score > 0.85 and abs(found - (x1 - x0) / 640) < 0.03 and not mirrored, (x0, x1, score, found)
+        assert match_copy(listing_rgb[:, ::-1].copy(), view)[2]  # and its mirror image, as a mirrored copy
+        assert match_copy(listing_rgb, structure(other, 200))[0] < 0.5

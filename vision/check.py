@@ -145,8 +145,8 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
-        likely = record.brand or (hits[0].brand if hits else None)
-        own = [f"{likely}/{r.file}" for r in ctx.brands[likely].references if r.kind == "product"] if likely else []
+        likely = dict.fromkeys([record.brand] + [h.brand for h in hits[:ctx.config.reuse.brands]])
+        own = [f"{b}/{r.file}" for b in likely if b for r in ctx.brands[b].references if r.kind == "product"]
         report_reuse(record, find_reuse(ctx.index, whole, rgb, ctx.product_view, own, ctx.config.reuse),
                      ctx.brand_names)
     except AuthcheckError as e:

@@ -5,9 +5,10 @@ watermarked or mirrored. Two steps, cheapest first:
 
 1. the whole photo's embedding (and its mirror's) against the gallery's product photos (k-NN): a few candidates;
 2. the proof: the listing, scaled over a range of crop sizes (and mirrored), is searched inside the candidate by
-   normalised cross-correlation of *structure* (a band-pass of the grey image). A copy agrees with its source at
-   every pixel; a new photograph of the same product or logo does not, and band-passing removes the smooth light
-   gradients that would make any two photos correlate.
+   normalised cross-correlation of *structure* (a band-pass of the grey image), at two resolutions. A copy agrees
+   with its source at every pixel; a new photograph of the same product or logo does not, and band-passing removes
+   the smooth light gradients that would make any two photos correlate. The score is the better of the two
+   resolutions: heavy JPEG or downscaling washes out the finer band of a copy, not the coarser one.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ REUSE_RISK = 0.7  # risk of a listing that shows the brand's own product photo
 
 @dataclass(frozen=True)
 class ReuseConfig:
-    candidates: int = 6  # product photos verified per listing, by embedding similarity (+ the matched brand's)
+    candidates: int = 12  # distinct product photos verified per listing, by embedding similarity (+ the brand's)
     min_similarity: float = 0.45  # whole-photo embedding similarity below which a product photo is not a candidate
+    brands: int = 2  # the product photos of the best brand hypotheses by logo are verified too
     side: int = 200  # product photos are compared at this longest side (and at half of it, for the search)
     min_crop: float = 0.35  # smallest crop searched: the listing's width as a share of the product photo's
     scales: int = 20  # crop sizes searched (at half resolution) between min_crop and 1
-    min_coarse: float = 0.5  # the half-resolution search must reach this correlation to be refined
-    min_correlation: float = 0.7  # block median; measured: copies >= 0.7 for 96%, new photos <= 0.62
+    min_coarse: float = 0.35  # the half-resolution search must reach this correlation to be refined
+    min_correlation: float = 0.71  # measured (benchmarks/signals.py): 96% of copies above, new photos <= 0.70
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,10 @@ def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = Re
     subset = np.array(sorted(i for i, e in index.entries.items() if e.kind == "product"), np.int64)
     if len(subset) == 0 or len(whole) == 0:
         return []
-    sims, ids = index.search(whole, min(cfg.candidates, len(subset)), subset)
+    # each photo has several views (whole, crops) in the index: ask for enough neighbours to see `candidates` photos
+    views = max(1, len(subset) // max(1, len({(index.entries[int(i)].brand, index.entries[int(i)].file)
+                                                for i in subset})))
+    sims, ids = index.search(whole, min(cfg.candidates * views, len(subset)), subset)
     best: dict[str, float] = {}
     for s, i in zip(sims.ravel(), ids.ravel()):
         if i >= 0 and s >= cfg.min_similarity:
@@ -61,28 +66,30 @@ def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = Re
 def structure(rgb: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     """A product photo as match_copy compares it: band-passed grey (float32) at longest sides side/2 and side."""
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return _band(grey, side // 2), _band(grey, side)
+    h, w = grey.shape
+    return tuple(_band(grey, (max(1, round(w * n / max(h, w))), max(1, round(h * n / max(h, w)))))
+                 for n in (side // 2, side))
 
 
-def _band(grey: np.ndarray, side: int) -> np.ndarray:
-    """Band-pass (edges and texture, no light gradients) at longest side `side`; filter sizes follow the side."""
-    s = side / max(grey.shape)
-    grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    k = side / 200
+def _band(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Band-pass (edges and texture, no light gradients) at `size` (w, h); filter sizes follow the longest side."""
+    area = size[0] < grey.shape[1]
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR)
+    k = max(size) / 200
     return cv2.GaussianBlur(grey, (0, 0), 0.8 * k) - cv2.GaussianBlur(grey, (0, 0), 3.0 * k)
 
 
-def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple:
-    """Best (correlation, crop, mirrored, (x, y), template) of `grey` scaled to each crop size inside `product`."""
+def _search(grey: np.ndarray, aspect: float, product: np.ndarray, crops, mirrors) -> tuple:
+    """Best (correlation, crop, mirrored, (x, y), template) of `grey` (height/width `aspect` as photographed)
+    scaled to each crop size inside `product`."""
     ph, pw = product.shape
-    lh, lw = grey.shape
     best = (-1.0, 0.0, False, (0, 0), None)
     for crop in crops:
         w = round(pw * crop)
-        h = round(w * lh / lw)
+        h = round(w * aspect)
         if h > ph or w > pw or min(w, h) < 12:
             continue
-        tpl = _band(grey, max(w, h))
+        tpl = _band(grey, (w, h))
         for mirrored in mirrors:
             t = np.ascontiguousarray(tpl[:, ::-1] if mirrored else tpl)
             _, corr, _, loc = cv2.minMaxLoc(cv2.matchTemplate(product, t, cv2.TM_CCOEFF_NORMED))
@@ -91,39 +98,22 @@ def _search(grey: np.ndarray, product: np.ndarray, crops, mirrors) -> tuple:
     return best
 
 
-def _block_median(patch: np.ndarray, tpl: np.ndarray, n: int = 4) -> float | None:
-    """Median correlation over an n x n grid of blocks that carry structure: a watermark or a sticker spoils a few
-    blocks of a copy, not their median. None when fewer than 6 blocks carry structure."""
-    h, w = tpl.shape
-    floor = 0.25 * min(float(patch.std()), float(tpl.std()))
-    vals = []
-    for i in range(n):
-        for j in range(n):
-            a = patch[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
-            b = tpl[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].ravel()
-            if a.std() < floor or b.std() < floor:
-                continue
-            a, b = a - a.mean(), b - b.mean()
-            vals.append(float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())))
-    return float(np.median(vals)) if len(vals) >= 6 else None
-
-
 def match_copy(listing_rgb: np.ndarray, product: tuple[np.ndarray, np.ndarray], cfg: ReuseConfig = ReuseConfig()
                ) -> tuple[float, float, bool]:
     """(score, crop, mirrored) of the listing as a copy of `product` (see `structure`): crop sizes and both
     orientations searched at half resolution, the best refined in 1% steps at full resolution; the score is the
-    median block correlation there (the whole-patch correlation when too few blocks carry structure)."""
+    better correlation of the two."""
     grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    coarse = _search(grey, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
+    aspect = grey.shape[0] / grey.shape[1]
+    s = cfg.side / max(grey.shape)
+    if s < 1:  # no template is larger than the product photo's `side`: shrink once, not once per crop size
+        grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    coarse = _search(grey, aspect, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
     if coarse[0] < cfg.min_coarse:
         return coarse[:3]
     step = (1 / cfg.min_crop) ** (1 / (cfg.scales - 1))  # ratio between neighbouring coarse crops
-    fine = _search(grey, product[1], np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13), (coarse[2],))
-    if fine[4] is None:
-        return coarse[:3]
-    (x, y), t = fine[3], fine[4]
-    blocks = _block_median(product[1][y:y + t.shape[0], x:x + t.shape[1]], t)
-    return (fine[0] if blocks is None else blocks), fine[1], fine[2]
+    fine = _search(grey, aspect, product[1], np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13), (coarse[2],))
+    return max(coarse[:3], fine[:3])
 
 
 def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], tuple],
@@ -132,11 +122,12 @@ def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view
     mirror image; `also`: product photos to verify anyway (the matched brand's: a small crop of a product photo
     keeps its logo but not its look); `product_view(path)` -> its `structure` (cached by the caller)."""
     candidates = product_candidates(index, whole, cfg)
+    best = None
     for ref in candidates + [p for p in also if p not in candidates]:
         corr, crop, mirrored = match_copy(rgb, product_view(ref), cfg)
-        if corr >= cfg.min_correlation:
-            return Reuse(ref, mirrored, crop, corr)
-    return None
+        if corr >= cfg.min_correlation and (best is None or corr > best.correlation):
+            best = Reuse(ref, mirrored, crop, corr)  # the best, not the first: a brand's photos may share a scene
+    return best
 
 
 def report_reuse(record: CheckRecord, reuse: Reuse | None, brand_names: dict[str, str]) -> None:
@@ -156,12 +147,3 @@ def report_reuse(record: CheckRecord, reuse: Reuse | None, brand_names: dict[str
     record.verdict = "suspect"
     record.risk = max(record.risk or 0.0, REUSE_RISK)
 
-
-_sift_instance = None
-
-
-def _sift():
-    global _sift_instance
-    if _sift_instance is None:
-        _sift_instance = cv2.SIFT_create(nfeatures=1500)
-    return _sift_instance
