@@ -6,7 +6,7 @@ import pytest
 
 from vision.colour import compare_colours
 from vision.forge import font_path, render_text
-from vision.wordmark import edit_distance, normalise, read_wordmark, reference_lines
+from vision.wordmark import edit_distance, normalise, other_text, read_text, read_wordmark, reference_lines
 
 
 def text_ink(text: str, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -34,6 +34,17 @@ def test_reads_the_wordmark_and_spots_a_changed_letter():
     assert same.read == "SAMSUNG" and same.edits == 0 and same.score > 0.8
     fake = read_wordmark(grey(text_ink("SAMSUNC", ref.shape)), lines)
     assert fake.read == "SAMSUNC" and fake.edits == 1
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_other_text_is_told_from_the_wordmark_and_its_lookalikes():
+    lines = reference_lines(text_ink("SAMSUNG"), "SAMSUNG")
+    page = lambda t: np.repeat(grey(text_ink(t))[..., None], 3, axis=2)
+    caption = read_text(page("BEST PRICE 24/7"))
+    assert caption == "BESTPRICE247" and other_text(caption, lines)
+    for lookalike in ("SAMSUNC", "SAMSONG", "SAMSUNG"):  # a lookalike is the verdict's business, not other text
+        assert not other_text(read_text(page(lookalike)), lines), lookalike
+    assert not other_text("", lines) and not other_text("AB", lines) and not other_text("BESTPRICE", [])
 
 
 def test_no_wordmark_no_lines():

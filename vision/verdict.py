@@ -113,7 +113,9 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if partial:
         ev = max(partial, key=overlap)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
-    top = hits[0] if hits else None
+    # text that only looks like a wordmark to the embedder (a caption, a watermark) is no lookalike of it
+    other = [(h, evidence[h.brand].other_text) for h in hits if h.brand in evidence and evidence[h.brand].other_text]
+    top = next((h for h in hits if not (h.brand in evidence and evidence[h.brand].other_text)), None)
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)
         ev = evidence.get(top.brand)
@@ -122,9 +124,13 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         return _record(path, "suspect", top, ev, name, cands, 0.5,
                        [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned "
                         f"with its reference ({why}); geometry and detail were not checked"])
+    top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
+    reasons = [f"no registered brand found in the photo{closest}"] + [
+        f"the text that resembles {brand_names.get(h.brand, h.brand)}'s wordmark reads {text[:40]}, not "
+        f"{brand_names.get(h.brand, h.brand)}" for h, text in other]
     return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
-                       candidates=cands, reasons=[f"no registered brand found in the photo{closest}"])
+                       candidates=cands, reasons=reasons)
 
 
 def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: dict[str, float],

@@ -95,6 +95,24 @@ def read_wordmark(grey: np.ndarray, lines: list[TextLine]) -> Reading | None:
     return Reading(e, r, score, edit_distance(e, r))
 
 
+def read_text(rgb: np.ndarray, min_score: float = 0.8) -> str:
+    """All text OCR reads confidently in an RGB uint8 region (detection + recognition), normalised; "" if none."""
+    pad = max(8, min(rgb.shape[:2]) // 4)  # the detector misses text that touches the border
+    rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    res = _engine()(rgb, use_det=True, use_cls=False, use_rec=True)
+    return "".join(normalise(t) for t, sc in zip(res.txts or (), res.scores or ()) if sc >= min_score)
+
+
+def other_text(read: str, lines: list[TextLine], min_len: int = 4, max_ratio: float = 0.5) -> bool:
+    """True when `read` (read_text) is legible text that is not the wordmark of `lines`, nor a lookalike of it:
+    a photo's caption or watermark resembles a wordmark to the embedder, not to a reader. A lookalike ("SAMSUNC")
+    stays far above `max_ratio`."""
+    want = "".join(normalise(line.text) for line in lines)
+    if not want or len(read) < min_len or want in read:
+        return False
+    return difflib.SequenceMatcher(None, read, want).ratio() < max_ratio
+
+
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance (insertions, deletions, substitutions)."""
     prev = list(range(len(b) + 1))
