@@ -7,7 +7,8 @@ import pytest
 
 from vision.errors import GalleryError, IndexMismatchError
 from vision.gallery import Gallery, add_references, remove_brand
-from vision.index import INDEX_DIR, SIDECAR, Entry, RefIndex, load_index, save_index, sync_index, verify_index
+from vision.index import (INDEX_DIR, SIDECAR, VIEWS, Entry, RefIndex, load_index, reference_views, save_index,
+                          sync_index, verify_index)
 
 
 def _unit(rng, n, d):
@@ -74,6 +75,24 @@ def test_sync_incremental_equals_rebuild_and_roundtrip(tmp_path, logo_files, emb
     q = embedder([np.full((50, 50, 3), 128, np.uint8)])
     np.testing.assert_allclose(back.search(q, 3)[0], inc.search(q, 3)[0], atol=1e-6)
     assert len(list((g.root / INDEX_DIR).glob("*.faiss"))) == 1  # old FAISS files are cleaned up
+
+
+def test_logo_views_and_an_index_of_older_views_is_re_embedded(tmp_path, logo_files, embedder):
+    from vision.load import load_image
+
+    names = [n for n, _ in reference_views(load_image(logo_files["nike"], keep_alpha=True), "logo")]
+    base = ["image", "dark-on-light", "light-on-dark"]
+    assert names == base + [f"{b}-pad" for b in base] + [f"{b}-rot{d}" for b in base for d in (-10, 10)]
+    g = Gallery(tmp_path / "g")
+    add_references(g, "nike", [logo_files["nike"]])
+    old = sync_index(g, embedder)
+    old.views = VIEWS - 1  # as an index written before the margin and turned views
+    save_index(old, g)
+    stale = load_index(g, embedder)
+    assert stale.views == VIEWS - 1 and "version" in verify_index(g, stale)[0]
+    new = sync_index(g, embedder, stale)
+    assert new.views == VIEWS and verify_index(g, new) == [] and len(new) == len(names)
+    assert json.loads((save_index(new, g) or g.root / INDEX_DIR / SIDECAR).read_text())["views"] == VIEWS
 
 
 def test_other_embedder_and_corruption_refused(gallery_copy, embedder):
