@@ -27,7 +27,7 @@ from .record import CheckRecord
 from .reuse import ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide
 from .verify import Evidence, verify_brand
-from .wordmark import TextLine, reference_lines
+from .wordmark import TextLine, reference_lines, use_threads
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     since it was written) is brought up to date and saved; one built by another embedder is refused."""
     g = open_gallery(gallery)
     embedder = load_embedder(model, threads=threads)
+    use_threads(threads)  # the OCR models' onnxruntime pool, like the embedder's
     config = with_model_similarity(config, embedder)
     index = load_index(g, embedder)
     if index is None or verify_index(g, index):

@@ -38,11 +38,25 @@ def normalise(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
+_threads = 0  # onnxruntime threads of the OCR models; 0 = all cores
+
+
+def use_threads(n: int) -> None:
+    """OCR's thread count for this process (0 = all cores): one in each scan worker, or the workers' OCR pools
+    oversubscribe the cores."""
+    global _threads
+    if n != _threads:
+        _threads = n
+        _engine.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def _engine():
     from rapidocr import RapidOCR
 
-    return RapidOCR(params={"Global.log_level": "error"})
+    n = _threads or -1
+    return RapidOCR(params={"Global.log_level": "error", "EngineConfig.onnxruntime.intra_op_num_threads": n,
+                            "EngineConfig.onnxruntime.inter_op_num_threads": n})
 
 
 def page(ink: np.ndarray) -> np.ndarray:
