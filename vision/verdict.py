@@ -126,9 +126,10 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
                         f"with its reference ({why}); geometry and detail were not checked"])
     top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
-    reasons = [f"no registered brand found in the photo{closest}"] + [
-        f"the text that resembles {brand_names.get(h.brand, h.brand)}'s wordmark reads {text[:40]}, not "
-        f"{brand_names.get(h.brand, h.brand)}" for h, text in other]
+    reasons = [f"no registered brand found in the photo{closest}"]
+    for text in dict.fromkeys(t for _, t in other):  # one line per reading, however many wordmarks it resembled
+        names = ", ".join(brand_names.get(h.brand, h.brand) for h, t in other if t == text)
+        reasons.append(f"text reads {text[:40]}: it resembles the wordmark of {names} to the embedder, not to OCR")
     return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
                        candidates=cands, reasons=reasons)
 
