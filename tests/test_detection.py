@@ -65,3 +65,34 @@ def test_genuine_photos_are_rarely_flagged(ctx):
             if rec.verdict == "suspect":
                 flagged.append((slug, seed, rec.reasons))
     assert len(flagged) <= 1, flagged
+
+
+def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
+    """To the embedder a line of text resembles Samsung's wordmark ("looks like Samsung but could not be aligned");
+    OCR reads the caption, and the photo is no_match with the reading in its reasons. Photos where the premise
+    holds must exist among the seeds, or the test would prove nothing."""
+    from vision.candidates import find_candidates
+    from vision.check import verify_hypotheses
+    from vision.embed import embed
+    from vision.forge import render_text
+    from vision.match import match_brands
+    from vision.verdict import decide
+
+    looked_like = 0
+    for seed in range(6):
+        img = synth.photograph(None, np.random.default_rng(seed), synth.PhotoStyle()).image.copy()
+        text = render_text("BEST PRICE shop-deals", 22, (250, 250, 250))
+        h, w = text.shape[:2]
+        alpha = text[..., 3:4] / 255.0
+        img[300:300 + h, 100:100 + w] = (alpha * text[..., :3] + (1 - alpha) * img[300:300 + h, 100:100 + w])
+        boxes = find_candidates(img, ctx.config.candidates)
+        hits = match_brands(ctx.index, embed(ctx.embedder, [img[b[1]:b[3], b[0]:b[2]] for b in boxes]), boxes,
+                            ctx.config.neighbours)
+        unvetted = decide("x", hits, verify_hypotheses(ctx, img, hits), ctx.brand_names, ctx.config.verdict,
+                          ctx.thresholds)
+        looked_like += unvetted.verdict == "suspect" and unvetted.brand == "samsung"
+        rec = check_image(ctx, img)
+        assert not (rec.verdict == "suspect" and rec.brand == "samsung"), (seed, rec.reasons)
+        if unvetted.brand == "samsung":
+            assert rec.verdict == "no_match" and "text reads BESTPRICE" in rec.reasons[-1], (seed, rec.reasons)
+    assert looked_like >= 1

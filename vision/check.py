@@ -27,7 +27,7 @@ from .record import CheckRecord
 from .reuse import ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide
 from .verify import Evidence, verify_brand
-from .wordmark import TextLine, reference_lines, use_threads
+from .wordmark import TextLine, other_text, read_text, reference_lines, use_threads
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,8 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         whole = vectors[[0, -1]]  # the first box is the whole photo
         hits = match_brands(ctx.index, vectors[:-1], boxes, ctx.config.neighbours)
         evidence = verify_hypotheses(ctx, rgb, hits)
-        record = decide(label, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
+        record = vet_text(ctx, rgb, hits, evidence, decide(label, hits, evidence, ctx.brand_names,
+                                                          ctx.config.verdict, ctx.thresholds))
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
@@ -154,6 +155,25 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0
     return record, rgb, chosen
+
+
+def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
+             ) -> CheckRecord:
+    """A record that says "looks like <wordmark brand> but could not be aligned" is checked by reading the box: text
+    unlike the wordmark (a caption, a seller's watermark) marks that evidence as other text and the verdict is
+    decided again (changes `evidence`). OCR runs only here, so photos that align or match nothing never pay."""
+    # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
+    # a plain shape)
+    while record.verdict == "suspect" and record.divergence is None and record.brand in evidence:
+        ev = evidence[record.brand]
+        lines = ctx.reference_text(record.brand, ev.reference.split("/", 1)[1])
+        x0, y0, x1, y1 = ev.box
+        read = read_text(rgb[y0:y1, x0:x1]) if lines else ""
+        if not other_text(read, lines):
+            break
+        evidence[record.brand] = replace(ev, other_text=read)
+        record = decide(record.path, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
+    return record
 
 
 def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:

@@ -6,7 +6,7 @@ Reads and compares, writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,7 +16,7 @@ from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, stroke_px
 from .geometry import Geometry, part_residuals
-from .wordmark import Reading, TextLine, other_text, read_text, read_wordmark
+from .wordmark import Reading, TextLine, read_wordmark
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Evidence:
     wordmark: Reading | None = None  # None when the reference has no legible wordmark
     colour: Colour | None = None
     other_text: str | None = None  # unaligned only: legible text in the box that is not the brand's wordmark
+    # (set by check.vet_text, which reads only where the verdict would otherwise be "looks like")
 
     @property
     def specificity(self) -> float:
@@ -89,10 +90,8 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
         first = first or Evidence(brand, reference, box, a, trivial_quality=trivial)
         if a.ok:
             break
-    else:  # a wordmark brand that does not align: what the box reads says whether it is that wordmark at all
-        x0, y0, x1, y1 = first.box
-        read = read_text(photo[y0:y1, x0:x1]) if text_lines else ""
-        return replace(first, other_text=read) if other_text(read, list(text_lines)) else first
+    else:
+        return first
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
