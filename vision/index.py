@@ -147,7 +147,7 @@ def reference_views(image_rgba: np.ndarray, kind: str) -> list[tuple[str, np.nda
             dark = (255 - 235 * ink[..., None]).astype(np.uint8).repeat(3, axis=2)
             views += [("dark-on-light", dark), ("light-on-dark", (255 - dark).astype(np.uint8))]
         # a listing's logo box has a margin and the print is turned a little: views with both raised unseen-brand
-        # recall@1 from 0.958 to 0.986 (benchmarks/embedder.py), a third of what longer training had given
+        # recall@1 from 0.958 to 0.986 (benchmarks/embedder.py)
         views += [(f"{name}-pad", _pad(v, 0.15)) for name, v in views[:3]] + [
             (f"{name}-rot{deg}", _rotate(v, deg)) for name, v in views[:3] for deg in (-10, 10)]
     return views
@@ -187,7 +187,8 @@ def sync_index(gallery: Gallery, embedder: Embedder, index: RefIndex | None = No
     if index is not None and index.views != VIEWS:
         logger.warning("index: made with version %s of the reference views, not %s; re-embedding every reference",
                        index.views, VIEWS)
-        kind, index = (None if index.auto else index.kind), None
+        index = RefIndex(embedder.manifest.id, embedder.dim, _preprocessing(embedder),
+                         None if index.auto else index.kind, index.params)
     if index is None:
         index = RefIndex(embedder.manifest.id, embedder.dim, _preprocessing(embedder), kind)
     wanted = {}

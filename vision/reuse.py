@@ -146,4 +146,3 @@ def report_reuse(record: CheckRecord, reuse: Reuse | None, brand_names: dict[str
         record.brand, record.brand_name = brand, brand_names.get(brand, brand)
     record.verdict = "suspect"
     record.risk = max(record.risk or 0.0, REUSE_RISK)
-

@@ -114,8 +114,8 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         ev = max(partial, key=overlap)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     # text that only looks like a wordmark to the embedder (a caption, a watermark) is no lookalike of it
-    other = [(h, evidence[h.brand].other_text) for h in hits if h.brand in evidence and evidence[h.brand].other_text]
-    top = next((h for h in hits if not (h.brand in evidence and evidence[h.brand].other_text)), None)
+    other = {b: ev.other_text for b, ev in evidence.items() if ev.other_text}
+    top = next((h for h in hits if h.brand not in other), None)
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)
         ev = evidence.get(top.brand)
@@ -127,8 +127,8 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
     reasons = [f"no registered brand found in the photo{closest}"]
-    for text in dict.fromkeys(t for _, t in other):  # one line per reading, however many wordmarks it resembled
-        names = ", ".join(brand_names.get(h.brand, h.brand) for h, t in other if t == text)
+    for text in dict.fromkeys(other.values()):  # one line per reading, however many wordmarks it resembled
+        names = ", ".join(brand_names.get(b, b) for b, t in other.items() if t == text)
         reasons.append(f"text reads {text[:40]}: it resembles the wordmark of {names} to the embedder, not to OCR")
     return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
                        candidates=cands, reasons=reasons)
