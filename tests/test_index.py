@@ -39,8 +39,12 @@ def test_subset_search_and_removal_match_brute_force():
     idx = RefIndex("test@0", 32, {})
     idx.add(base, _entries(300))
     removed = np.arange(0, 300, 4)
+    assert np.isin(removed, idx.brand_views()).any()  # kept for the entries as they were ...
+    products, views = idx.product_views()
+    assert views == 1 and np.isin(removed, products).any()
     assert idx.remove(removed) == len(removed)
-    subset = idx.brand_views()
+    subset = idx.brand_views()  # ... and derived again after the removal
+    assert not np.isin(removed, subset).any() and not np.isin(removed, idx.product_views()[0]).any()
     assert all(idx.entries[i].kind == "logo" for i in subset)  # every brand here has logos
     sims, ids = idx.search(q, 8, subset)
     allowed = np.setdiff1d(subset, removed)

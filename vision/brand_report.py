@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .record import VERDICTS
-from .report import thumbnail
+from .report import by_risk, thumbnail
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'|\b[A-Z0-9]{3,}\b")
@@ -57,8 +57,8 @@ def summarise(rows: Iterable[dict], brand: str, keep: int = 60) -> BrandSummary:
             s.reasons.update({reason_pattern(x) for x in r.get("reasons") or []})
             s.flagged.append(r)
             if len(s.flagged) > 2 * keep:
-                s.flagged = sorted(s.flagged, key=lambda x: -(x.get("risk") or 0))[:keep]
-    s.flagged = sorted(s.flagged, key=lambda x: -(x.get("risk") or 0))[:keep]
+                s.flagged = by_risk(s.flagged)[:keep]
+    s.flagged = by_risk(s.flagged)[:keep]
     return s
 
 

@@ -171,8 +171,8 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
                    limits: LoadLimits = LoadLimits(), codes: Sequence[str] | None = None) -> Brand:
     """Register `images` (validated as images first) as references of brand `slug`, creating the brand if new.
 
-    `name`, `wordmark`, `colors` and `codes` (trace-code formats) update the brand's details when given. Returns the new Brand. Re-adding an
-    identical image is a no-op. Caller holds no lock; this takes it. Does not touch the index.
+    `name`, `wordmark`, `colors` and `codes` (trace-code formats) update the brand's details when given. Returns
+    the new Brand. Re-adding an identical image is a no-op. Caller holds no lock; this takes it. Does not touch the index.
     """
     check_slug(slug)
     if kind not in KINDS:

@@ -63,6 +63,7 @@ class RefIndex:
         self.entries: dict[int, Entry] = {}
         self.next_id = 0
         self.views = VIEWS  # version of reference_views the entries were made with
+        self._derived: dict[str, tuple] = {}  # name -> (entries' state, value): per-query id subsets, kept once
 
     def __len__(self) -> int:
         return self.faiss.ntotal
@@ -115,12 +116,30 @@ class RefIndex:
         sims[ids < 0] = -np.inf
         return sims, ids
 
+    def _derive(self, name: str, compute: Callable[[], object]):
+        """compute() once per state of the entries (every photo asks; a big gallery has millions of entries). Ids
+        are never reused, so (next_id, count) changes with every add and every removal."""
+        state = (self.next_id, len(self.entries))
+        if self._derived.get(name, (None,))[0] != state:
+            self._derived[name] = (state, compute())
+        return self._derived[name][1]
+
     def brand_views(self) -> np.ndarray:
         """Ids of the entries that stand for a brand in retrieval: its logo views, or its product photos when it
         has no logo. Whole product photos match on background, not on the logo, so logos come first."""
-        with_logo = {e.brand for e in self.entries.values() if e.kind == "logo"}
-        return np.array(sorted(i for i, e in self.entries.items() if e.kind == "logo" or e.brand not in with_logo),
-                        dtype=np.int64)
+        def compute():
+            with_logo = {e.brand for e in self.entries.values() if e.kind == "logo"}
+            return np.array(sorted(i for i, e in self.entries.items() if e.kind == "logo" or e.brand not in with_logo),
+                            dtype=np.int64)
+        return self._derive("brand_views", compute)
+
+    def product_views(self) -> tuple[np.ndarray, int]:
+        """(ids of the product-photo entries, views per product photo: at least 1)."""
+        def compute():
+            ids = np.array(sorted(i for i, e in self.entries.items() if e.kind == "product"), np.int64)
+            photos = {(self.entries[int(i)].brand, self.entries[int(i)].file) for i in ids}
+            return ids, max(1, len(ids) // max(1, len(photos)))
+        return self._derive("product_views", compute)
 
     def keys(self) -> set[tuple[str, str]]:
         """(brand, reference sha256) pairs present."""

@@ -47,12 +47,10 @@ class Reuse:
 def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = ReuseConfig()) -> list[str]:
     """whole: (Q, dim) embeddings of the whole listing photo (and its mirror) -> gallery-relative paths of the
     product photos worth verifying, most similar first ([] when the gallery has none close enough)."""
-    subset = np.array(sorted(i for i, e in index.entries.items() if e.kind == "product"), np.int64)
+    subset, views = index.product_views()
     if len(subset) == 0 or len(whole) == 0:
         return []
     # each photo has several views (whole, crops) in the index: ask for enough neighbours to see `candidates` photos
-    views = max(1, len(subset) // max(1, len({(index.entries[int(i)].brand, index.entries[int(i)].file)
-                                                for i in subset})))
     sims, ids = index.search(whole, min(cfg.candidates * views, len(subset)), subset)
     best: dict[str, float] = {}
     for s, i in zip(sims.ravel(), ids.ravel()):
@@ -112,7 +110,8 @@ def match_copy(listing_rgb: np.ndarray, product: tuple[np.ndarray, np.ndarray], 
     if coarse[0] < cfg.min_coarse:
         return coarse[:3]
     step = (1 / cfg.min_crop) ** (1 / (cfg.scales - 1))  # ratio between neighbouring coarse crops
-    fine = _search(grey, aspect, product[1], np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13), (coarse[2],))
+    crops = np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13)
+    fine = _search(grey, aspect, product[1], crops, (coarse[2],))
     return max(coarse[:3], fine[:3])
 
 
