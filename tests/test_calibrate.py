@@ -45,3 +45,15 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
         calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2
+
+
+def test_compact_marks_are_calibrated_on_the_alignments_a_check_confirms():
+    """A round, compact mark (Spotify: a disc with three arcs) overlaps its own convex hull at 0.8, so its shape
+    alignments are confirmed by the embedding's word, not by specificity. Calibration must count those renders:
+    counting only the near-perfect ones left 28 of 32 out and the thresholds at the floor."""
+    from vision import synth
+    from vision.align import ink_from_rgba
+
+    rgba = synth.render_logo("spotify", 256)
+    r = calibrate_brand(ink_from_rgba(rgba, 256), rgba, CalibrationConfig(samples=12))
+    assert r["unaligned"] <= 4, r["unaligned"]

@@ -87,19 +87,11 @@ def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
 def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()) -> Alignment:
     """Align reference ink (float mask, longest side cfg.work_side) to the logo in `photo` (RGB uint8) near `box`.
     Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why."""
-    h, w = photo.shape[:2]
-    x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
-    region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    if min(region.shape) < 8:
+    region = _region(photo, box, cfg)
+    if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
-    # bring the region to the reference's working scale so SIFT sees features at comparable sizes
-    s = cfg.work_side * 1.6 / max(region.shape)
-    region_s = cv2.resize(region, (max(8, round(region.shape[1] * s)), max(8, round(region.shape[0] * s))),
-                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-    to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
-    ink, polarity = photo_ink(region_s)
+    to_photo, ink, polarity, features = region
     best = None
-    features = _sift(cfg.sift_features).detectAndCompute(region_s, None)
     H, inliers = _sift_homography(ref_ink, features, polarity, cfg)
     if H is None:  # the border vote on polarity can be wrong (a region mostly of a dark product edge): try the other
         H2, n2 = _sift_homography(ref_ink, features, -polarity, cfg)
@@ -127,6 +119,36 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         return Alignment(None, "none", inl, quality, polarity,
                          f"best alignment ({method}) overlaps the reference only {quality:.0%}")
     return Alignment(to_photo @ H, method, inl, quality, polarity)
+
+
+_regions: dict = {}  # (id of the photo, box, config) -> (weakref to the photo, _region's result)
+
+
+def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):
+    """The photo region around `box` at the reference's working scale: (region -> photo transform, ink mask,
+    polarity, SIFT (keypoints, descriptors)), or None if too small. Cached per photo array and box: the brand
+    hypotheses of one photo (and the mirrored reference) are aligned in the same few regions."""
+    key = (id(photo), tuple(box), cfg)
+    hit = _regions.get(key)
+    if hit is not None and hit[0]() is photo:
+        return hit[1]
+    h, w = photo.shape[:2]
+    x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
+    region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    out = None
+    if min(region.shape) >= 8:
+        # bring the region to the reference's working scale so SIFT sees features at comparable sizes
+        s = cfg.work_side * 1.6 / max(region.shape)
+        region_s = cv2.resize(region, (max(8, round(region.shape[1] * s)), max(8, round(region.shape[0] * s))),
+                              interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+        to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
+        ink, polarity = photo_ink(region_s)
+        ink.setflags(write=False)  # shared by every alignment in this region
+        out = (to_photo, ink, polarity, _sift(cfg.sift_features).detectAndCompute(region_s, None))
+    if len(_regions) > 64:
+        _regions.clear()
+    _regions[key] = (weakref.ref(photo), out)
+    return out
 
 
 @functools.lru_cache(maxsize=4)
