@@ -98,3 +98,18 @@ def test_row_contract():
     assert list(flat) == list(COLUMNS) and isinstance(flat["reasons"], str)
     err = CheckRecord.error_row("x.jpg", "empty file (0 bytes)").to_row()
     assert err["verdict"] == "error" and err["error"] == "empty file (0 bytes)" and err["risk"] is None
+
+
+def test_small_prints_are_judged_on_their_own_thresholds():
+    """A brand's calibration has thresholds for resolved prints and looser ones for prints whose strokes are a pixel
+    or two wide: the same divergence is suspect on a large print and within variation on a tiny one."""
+    from vision.verdict import RESOLVED_PX, channel_thresholds
+
+    thr = {"fidelity": 1.5, "coarse:fidelity": 4.0}
+    ev = evidence("nike", quality=0.92)  # fidelity 0.92: 2.5 on the channel's scale
+    large, small = replace(ev, resolution=RESOLVED_PX + 1), replace(ev, resolution=RESOLVED_PX - 1)
+    assert channel_thresholds(thr, large)["fidelity"] == 1.5 and channel_thresholds(thr, small)["fidelity"] == 4.0
+    assert channel_thresholds(thr, small)["region"] == 1.0  # a channel without a threshold: 1
+    hits = [hit("nike", 0.9)]
+    assert decide("p.jpg", hits, {"nike": large}, {}, CFG, {"nike": thr}).verdict == "suspect"
+    assert decide("p.jpg", hits, {"nike": small}, {}, CFG, {"nike": thr}).verdict == "consistent"

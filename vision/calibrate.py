@@ -27,12 +27,12 @@ from .gallery import Gallery
 from .load import load_image
 from .log import logger
 from .synth import PhotoStyle, photograph
-from .verdict import TERMS, VerdictConfig, confirmed, divergence_terms
+from .verdict import RESOLVED_PX, TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 9  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 10  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class CalibrationConfig:
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
     workers: int = 0  # processes for calibrating several brands (0: one per CPU)
+    trim: float = 0.1  # share of each channel's largest genuine values left out of the fit (misalignments)
+    min_resolved: int = 8  # resolved renders needed for thresholds of their own (else all renders' apply)
 
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
@@ -52,6 +54,7 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     align_cfg = align_cfg or AlignConfig()
     rng = np.random.default_rng(cfg.seed)
     values: dict[str, list[float]] = {t: [] for t in TERMS}
+    resolution: list[float] = []
     unaligned = 0
     for _ in range(cfg.samples):
         p = photograph(rgba, rng, PhotoStyle())
@@ -65,20 +68,28 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         if not confirmed(ev, VerdictConfig(), similarity=1.0):
             unaligned += 1
             continue
+        resolution.append(ev.resolution)
         for name, v, _ in divergence_terms(ev):
             values[name].append(v)
     rate = cfg.false_flag_rate / len(TERMS)
-    thresholds = {t: max(cfg.floor, tail_threshold(v, rate)) if len(v) > 1 else cfg.floor for t, v in values.items()}
-    return {"thresholds": thresholds, "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()},
+    fit = lambda v: max(cfg.floor, tail_threshold(v, rate, cfg.trim)) if len(v) > 1 else cfg.floor
+    # prints whose strokes are a pixel or two wide vary far more than resolved ones: one threshold for all sizes
+    # would be loose enough for the smallest and miss clear counterfeits on large prints (and vice versa)
+    resolved = [i for i, r in enumerate(resolution) if r >= RESOLVED_PX]
+    sharp = {t: [v[i] for i in resolved] for t, v in values.items()} if len(resolved) >= cfg.min_resolved else values
+    return {"thresholds": {t: fit(v) for t, v in sharp.items()}, "coarse": {t: fit(v) for t, v in values.items()},
+            "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()}, "resolved": len(resolved),
             "unaligned": unaligned, "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
 
 
-def tail_threshold(scores: list[float], false_flag_rate: float) -> float:
+def tail_threshold(scores: list[float], false_flag_rate: float, trim: float = 0.0) -> float:
     """The (1 - false_flag_rate) quantile of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2%
-    tail directly, and their maximum swings with one odd render; a fitted tail is steadier."""
+    tail directly, and their maximum swings with one odd render; a fitted tail is steadier. `trim`: share of the
+    largest scores left out of the fit (gross misalignments, which say nothing of a print's genuine variation)."""
     z = NormalDist().inv_cdf(1.0 - false_flag_rate)
-    logs = np.log1p(np.asarray(scores, np.float64))
-    return float(np.expm1(logs.mean() + z * logs.std(ddof=1))) if len(logs) > 1 else float(scores[0])
+    logs = np.sort(np.log1p(np.asarray(scores, np.float64)))
+    logs = logs[:len(logs) - int(trim * len(logs))]
+    return float(np.expm1(logs.mean() + z * logs.std(ddof=1))) if len(logs) > 1 else float(np.expm1(logs[0]))
 
 
 def load_thresholds(gallery: Gallery) -> dict:
@@ -93,7 +104,7 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     """What a stored calibration was computed from: the brand's logo hashes and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
-    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}"
+    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"
 
 
 def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
@@ -143,7 +154,8 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
         # each channel's threshold is the loosest of the brand's logo references' (any may be the one matched)
         rs = results[brand.slug]
         stored[brand.slug] = {"key": calibration_key(brand, cfg),
-                              "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS},
+                              "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS}
+                              | {f"coarse:{t}": max(r["coarse"][t] for r in rs) for t in TERMS},
                               "unaligned": sum(r["unaligned"] for r in rs), "per_reference": rs,
                               "text": {f: [[*line.box, line.text] for line in lines]
                                        for (slug, f), lines in texts.items() if slug == brand.slug}}

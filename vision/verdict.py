@@ -55,6 +55,8 @@ def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
         ev.specificity >= cfg.resemble_specificity or similarity >= cfg.resemble_similarity)
 
 
+RESOLVED_PX = 2.5  # strokes at least this many photo pixels wide: the print is resolved (calibrate.py)
+
 TERMS = ("fidelity", "part_shift", "part_fit", "region", "stroke_thicker", "stroke_thinner", "mirror", "wordmark",
          "colour_parts", "colour_palette")
 
@@ -89,10 +91,18 @@ def divergence_score(ev: Evidence, thresholds: dict[str, float] | None = None) -
     """(score, reasons): the largest channel value relative to its threshold (default 1 for every channel), so
     score >= 1 means some channel is beyond the brand's genuine variation. Reasons: channels at >= half their
     threshold, strongest first."""
-    thr = thresholds or {}
-    rel = [(v / max(thr.get(name, 1.0), 1e-6), why) for name, v, why in divergence_terms(ev)]
+    thr = channel_thresholds(thresholds, ev)
+    rel = [(v / thr[name], why) for name, v, why in divergence_terms(ev)]
     reasons = [why for r, why in sorted(rel, key=lambda x: -x[0]) if r >= 0.5]
     return max(r for r, _ in rel), reasons
+
+
+def channel_thresholds(thresholds: dict[str, float] | None, ev: Evidence) -> dict[str, float]:
+    """{channel: threshold} for this evidence: a brand's calibration has thresholds for resolved prints and, under
+    "coarse:<channel>", for prints whose strokes are narrower than RESOLVED_PX photo pixels (default 1 each)."""
+    thr = thresholds or {}
+    coarse = ev.resolution < RESOLVED_PX
+    return {n: max(thr.get(f"coarse:{n}", thr.get(n, 1.0)) if coarse else thr.get(n, 1.0), 1e-6) for n in TERMS}
 
 
 def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand_names: dict[str, str],
@@ -138,6 +148,7 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
             partial: bool = False) -> CheckRecord:
     name = brand_names.get(ev.brand, ev.brand)
     score, reasons = divergence_score(ev, thresholds)
+    thr = channel_thresholds(thresholds, ev)
     risk = score_to_risk(score)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
@@ -155,8 +166,7 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
                       "max_part_shift": round(g.max_shift, 4), "worst_part_fit": round(g.worst_fit, 4),
                       "diff_area": round(d.diff_frac, 4), "largest_diff_region": round(d.blob_frac, 4),
                       "ink_ratio": round(d.ink_ratio, 4), "mirrored_overlap": round(ev.mirrored_quality, 4),
-                      "channels": {n: round(v / max(thresholds.get(n, 1.0), 1e-6), 3)
-                                   for n, v, _ in divergence_terms(ev)}}
+                      "channels": {n: round(v / thr[n], 3) for n, v, _ in divergence_terms(ev)}}
     if ev.wordmark is not None:
         rec.divergence["wordmark"] = {"read": ev.wordmark.read, "expected": ev.wordmark.expected,
                                       "edits": ev.wordmark.edits, "confidence": round(ev.wordmark.score, 3)}

@@ -31,6 +31,7 @@ class Evidence:
     trivial_quality: float = 0.0  # overlap the reference's own convex hull would reach: what any blob can score
     fidelity: float = 0.0  # tolerant overlap (align.mask_f) of reference and listing ink in the reference frame
     footprint: float = 1.0  # reference pixels covered by one photo pixel
+    resolution: float = float("inf")  # the reference's typical stroke width in photo pixels (inf: not aligned)
     wordmark: Reading | None = None  # None when the reference has no legible wordmark
     colour: Colour | None = None
     other_text: str | None = None  # unaligned only: legible text in the box that is not the brand's wordmark
@@ -108,8 +109,9 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
     # from blur and JPEG's halved chroma resolution
-    colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke_px(ref_ink) >= 6 * fp else None
-    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, reading, colour)
+    stroke = stroke_px(ref_ink) / fp
+    colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke >= 6 else None
+    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, stroke, reading, colour)
 
 
 def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
