@@ -62,3 +62,15 @@ def test_mirror_and_collapse_are_implausible():
     assert _plausible(np.eye(3), (100, 100))
     assert not _plausible(np.diag([-1.0, 1.0, 1.0]) @ np.array([[1, 0, -100], [0, 1, 0], [0, 0, 1.0]]), (100, 100))
     assert not _plausible(np.diag([0.01, 0.01, 1.0]), (100, 100))
+
+
+def test_round_marks_are_aligned_however_turned():
+    """A disc with arcs (Spotify) has no principal axis, and tilted it has the axes of the tilt: the moments cannot
+    say how it is turned. The round starts find the turn from the ink's distribution over angle (4 of these 6 turned
+    and tilted prints aligned to within 5% of their size; 1 of 6 without them)."""
+    errors = []
+    for seed in range(6):
+        image, box, ink, truth = _case("spotify", 200 + seed, logo_frac=(0.3, 0.4), rotation=180.0, tilt=0.15)
+        a = align_logo(image, box, ink, CFG)
+        errors.append(_corner_error(a.H, truth, ink.shape, box) if a.ok else np.inf)
+    assert sum(e < 0.05 for e in errors) >= 4, errors

@@ -231,7 +231,7 @@ def _axes(mask: np.ndarray):
 def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
     """Start transforms reference -> region: a similarity from centroid, size and principal axis, and an affine
     that also matches the spread along each principal axis (a tilted camera foreshortens one axis), each in both
-    180-degree orientations."""
+    180-degree orientations; for a near-round reference also the turns that _round_starts finds."""
     a, b = _moments(ref_ink), _moments(target)
     pa, pb = _axes(ref_ink), _axes(target)
     if a is None or b is None or pa is None or pb is None:
@@ -253,6 +253,41 @@ def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
         A = np.eye(3)
         A[:2, :2], A[:2, 2] = M, cb - M @ ca
         starts.append(A)
+    if pa[2].max() < 1.25 * pa[2].min():  # a near-round reference: its axes do not tell how the print is turned
+        starts += _round_starts(ref_ink, target, pa, pb)
+    return starts
+
+
+def _round_starts(ref_ink: np.ndarray, target: np.ndarray, pa, pb, bins: int = 72,
+                  turns: int = 2) -> list[np.ndarray]:
+    """Affine starts for a near-round mark, whose principal axes say nothing of how it is turned: both masks are
+    whitened (a tilted disc becomes a disc again) and the turn is where their ink distributions over angle and
+    radius agree best (circular cross-correlation); `turns` best turns at least 20 degrees apart."""
+    def whitened(mask, axes):
+        c, vecs, sd = axes
+        W = np.diag(1.0 / sd) @ vecs.T  # position -> units of standard deviation along the principal axes
+        ys, xs = np.nonzero(mask > 0.5)
+        p = W @ (np.stack([xs, ys]).astype(np.float64) - c[:, None])
+        ring = np.minimum((np.hypot(*p) / 0.6).astype(int), 3)
+        sector = ((np.arctan2(p[1], p[0]) + np.pi) / (2 * np.pi) * bins).astype(int) % bins
+        h = np.zeros((4, bins))
+        np.add.at(h, (ring, sector), 1.0)
+        return W, h / max(h.sum(), 1.0)
+    (Wr, r), (Wt, t) = whitened(ref_ink, pa), whitened(target, pb)
+    score = np.real(np.fft.ifft(np.conj(np.fft.fft(r, axis=1)) * np.fft.fft(t, axis=1), axis=1)).sum(0)
+    starts, used = [], []
+    for k in np.argsort(-score):
+        if all(min(abs(k - j), bins - abs(k - j)) * 360 / bins >= 20 for j in used):
+            used.append(int(k))
+            ang = 2 * np.pi * k / bins
+            R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+            M = np.linalg.inv(Wt) @ R @ Wr
+            if np.linalg.det(M) > 0:  # whitening may flip an axis: a mirror is never a camera
+                A = np.eye(3)
+                A[:2, :2], A[:2, 2] = M, pb[0] - M @ pa[0]
+                starts.append(A)
+        if len(used) == turns:
+            break
     return starts
 
 
