@@ -104,7 +104,8 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     """What a stored calibration was computed from: the brand's logo hashes and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
-    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"
+    settings = f"{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"
+    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{settings}"
 
 
 def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:

@@ -77,17 +77,17 @@ def _band(grey: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.GaussianBlur(grey, (0, 0), 0.8 * k) - cv2.GaussianBlur(grey, (0, 0), 3.0 * k)
 
 
-def _search(grey: np.ndarray, aspect: float, product: np.ndarray, crops, mirrors) -> tuple:
-    """Best (correlation, crop, mirrored, (x, y), template) of `grey` (height/width `aspect` as photographed)
-    scaled to each crop size inside `product`."""
+def _search(listing: "_Listing", product: np.ndarray, crops, mirrors) -> tuple:
+    """Best (correlation, crop, mirrored, (x, y), template) of the listing scaled to each crop size inside
+    `product`."""
     ph, pw = product.shape
     best = (-1.0, 0.0, False, (0, 0), None)
     for crop in crops:
         w = round(pw * crop)
-        h = round(w * aspect)
+        h = round(w * listing.aspect)
         if h > ph or w > pw or min(w, h) < 12:
             continue
-        tpl = _band(grey, (w, h))
+        tpl = listing.template(w, h)
         for mirrored in mirrors:
             t = np.ascontiguousarray(tpl[:, ::-1] if mirrored else tpl)
             _, corr, _, loc = cv2.minMaxLoc(cv2.matchTemplate(product, t, cv2.TM_CCOEFF_NORMED))
@@ -96,22 +96,36 @@ def _search(grey: np.ndarray, aspect: float, product: np.ndarray, crops, mirrors
     return best
 
 
-def match_copy(listing_rgb: np.ndarray, product: tuple[np.ndarray, np.ndarray], cfg: ReuseConfig = ReuseConfig()
-               ) -> tuple[float, float, bool]:
+class _Listing:
+    """The listing's grey image (shrunk once to the products' size) and its band-passed templates by size: product
+    photos of one size ask for the same templates, so each is made once per listing, not once per candidate."""
+
+    def __init__(self, rgb: np.ndarray, cfg: ReuseConfig):
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        self.aspect = grey.shape[0] / grey.shape[1]
+        s = cfg.side / max(grey.shape)
+        # no template is larger than the product photo's `side`: shrink once, not once per crop size
+        self.grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else grey
+        self._templates: dict[tuple[int, int], np.ndarray] = {}
+
+    def template(self, w: int, h: int) -> np.ndarray:
+        if (w, h) not in self._templates:
+            self._templates[w, h] = _band(self.grey, (w, h))
+        return self._templates[w, h]
+
+
+def match_copy(listing_rgb: np.ndarray | _Listing, product: tuple[np.ndarray, np.ndarray],
+               cfg: ReuseConfig = ReuseConfig()) -> tuple[float, float, bool]:
     """(score, crop, mirrored) of the listing as a copy of `product` (see `structure`): crop sizes and both
     orientations searched at half resolution, the best refined in 1% steps at full resolution; the score is the
     better correlation of the two."""
-    grey = cv2.cvtColor(listing_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    aspect = grey.shape[0] / grey.shape[1]
-    s = cfg.side / max(grey.shape)
-    if s < 1:  # no template is larger than the product photo's `side`: shrink once, not once per crop size
-        grey = cv2.resize(grey, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    coarse = _search(grey, aspect, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
+    listing = listing_rgb if isinstance(listing_rgb, _Listing) else _Listing(listing_rgb, cfg)
+    coarse = _search(listing, product[0], np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
     if coarse[0] < cfg.min_coarse:
         return coarse[:3]
     step = (1 / cfg.min_crop) ** (1 / (cfg.scales - 1))  # ratio between neighbouring coarse crops
     crops = np.linspace(coarse[1] / step, min(1.0, coarse[1] * step), 13)
-    fine = _search(grey, aspect, product[1], crops, (coarse[2],))
+    fine = _search(listing, product[1], crops, (coarse[2],))
     return max(coarse[:3], fine[:3])
 
 
@@ -121,9 +135,9 @@ def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view
     mirror image; `also`: product photos to verify anyway (the matched brand's: a small crop of a product photo
     keeps its logo but not its look); `product_view(path)` -> its `structure` (cached by the caller)."""
     candidates = product_candidates(index, whole, cfg)
-    best = None
+    best, listing = None, _Listing(rgb, cfg)
     for ref in candidates + [p for p in also if p not in candidates]:
-        corr, crop, mirrored = match_copy(rgb, product_view(ref), cfg)
+        corr, crop, mirrored = match_copy(listing, product_view(ref), cfg)
         if corr >= cfg.min_correlation and (best is None or corr > best.correlation):
             best = Reuse(ref, mirrored, crop, corr)  # the best, not the first: a brand's photos may share a scene
     return best
