@@ -166,7 +166,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         reuse_bench(args.copies, Path(tmp), args.seed)
-    codes_bench(args.codes)
+    if args.codes:  # 0: the reuse figure only
+        codes_bench(args.codes)
 
 
 if __name__ == "__main__":
