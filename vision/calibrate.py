@@ -63,8 +63,8 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
                int(q[:, 0].max() + pad[0]) + 1, int(q[:, 1].max() + pad[1]) + 1)
         ev = verify_brand(p.image, [box], "calibration", "calibration", ink, align_cfg, text_lines, colors)
-        # the alignments a check would confirm for a genuine print, which the embedding vouches for: leaving out
-        # those that only the embedding confirms (plain, compact marks) calibrated such brands on their few best renders
+        # the alignments a check would confirm for a genuine print, which the embedding vouches for: leaving out those
+        # that only the embedding confirms (plain, compact marks) calibrated such brands on their few best renders
         if not confirmed(ev, VerdictConfig(), similarity=1.0):
             unaligned += 1
             continue

@@ -147,8 +147,8 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
 def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: dict[str, float],
             partial: bool = False) -> CheckRecord:
     name = brand_names.get(ev.brand, ev.brand)
-    score, reasons = divergence_score(ev, thresholds)
     thr = channel_thresholds(thresholds, ev)
+    score, reasons = divergence_score(ev, thr)
     risk = score_to_risk(score)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"

@@ -111,7 +111,8 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     # from blur and JPEG's halved chroma resolution
     stroke = stroke_px(ref_ink) / fp
     colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke >= 6 else None
-    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, stroke, reading, colour)
+    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, stroke, reading,
+                    colour)
 
 
 def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
