@@ -31,6 +31,7 @@ class AlignConfig:
     min_inliers: int = 10
     ransac_px: float = 4.0  # RANSAC reprojection threshold in reference pixels
     ecc_iters: int = 60
+    ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
 
 
@@ -300,7 +301,7 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
     best, best_q = None, -1.0
     for A in _shape_starts(ref_ink, target):
         Ah = half @ A @ np.linalg.inv(half)
-        Hh = _ecc_refine(ref_h, tgt_h, Ah, cfg)
+        Hh = _ecc_refine(ref_h, tgt_h, Ah, cfg, cfg.ecc_iters_starts)
         H = np.linalg.inv(half) @ (Ah if Hh is None else Hh) @ half
         if not _plausible(H, ref_ink.shape):
             continue
@@ -328,7 +329,8 @@ def _main_ink(ink: np.ndarray) -> np.ndarray:
     return keep[labels].astype(np.float32)
 
 
-def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
+def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig,
+                iters: int = 0) -> np.ndarray | None:
     """Refine H0 (reference -> region) with ECC on blurred masks; None if ECC fails to converge."""
     h, w = ref_ink.shape
     tpl = cv2.GaussianBlur(ref_ink, (0, 0), 2.0)
@@ -337,7 +339,7 @@ def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: Align
     warp = (H0 / H0[2, 2]).astype(np.float32)
     try:
         _, warp = cv2.findTransformECC(tpl, img, warp, cv2.MOTION_HOMOGRAPHY,
-                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, cfg.ecc_iters, 1e-5),
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iters or cfg.ecc_iters, 1e-5),
                                        None, 3)
     except cv2.error:
         return None
