@@ -37,7 +37,7 @@ SCORE_VERSION = 10  # bump when verdict.divergence_score changes: stored thresho
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    samples: int = 32  # genuine photos per brand
+    samples: int = 48  # genuine photos per brand
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
