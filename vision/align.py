@@ -122,6 +122,20 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     return Alignment(to_photo @ H, method, inl, quality, polarity)
 
 
+def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
+    """compute() cached under (id(array), *key) for as long as `array` lives (a weak reference tells a live array
+    from a new one that reuses its id); the cache is emptied when it holds more than `limit` results."""
+    key = (id(array), *key)
+    hit = cache.get(key)
+    if hit is not None and hit[0]() is array:
+        return hit[1]
+    value = compute()
+    if len(cache) > limit:
+        cache.clear()
+    cache[key] = (weakref.ref(array), value)
+    return value
+
+
 _regions: dict = {}  # (id of the photo, box, config) -> (weakref to the photo, _region's result)
 
 
@@ -129,15 +143,12 @@ def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):
     """The photo region around `box` at the reference's working scale: (region -> photo transform, ink mask,
     polarity, SIFT (keypoints, descriptors)), or None if too small. Cached per photo array and box: the brand
     hypotheses of one photo (and the mirrored reference) are aligned in the same few regions."""
-    key = (id(photo), tuple(box), cfg)
-    hit = _regions.get(key)
-    if hit is not None and hit[0]() is photo:
-        return hit[1]
-    h, w = photo.shape[:2]
-    x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
-    region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    out = None
-    if min(region.shape) >= 8:
+    def compute():
+        h, w = photo.shape[:2]
+        x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
+        region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        if min(region.shape) < 8:
+            return None
         # bring the region to the reference's working scale so SIFT sees features at comparable sizes
         s = cfg.work_side * 1.6 / max(region.shape)
         region_s = cv2.resize(region, (max(8, round(region.shape[1] * s)), max(8, round(region.shape[0] * s))),
@@ -145,11 +156,8 @@ def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):
         to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
         ink, polarity = photo_ink(region_s)
         ink.setflags(write=False)  # shared by every alignment in this region
-        out = (to_photo, ink, polarity, _sift(cfg.sift_features).detectAndCompute(region_s, None))
-    if len(_regions) > 64:
-        _regions.clear()
-    _regions[key] = (weakref.ref(photo), out)
-    return out
+        return to_photo, ink, polarity, _sift(cfg.sift_features).detectAndCompute(region_s, None)
+    return _per_array(_regions, 64, photo, (tuple(box), cfg), compute)
 
 
 @functools.lru_cache(maxsize=4)
@@ -178,23 +186,17 @@ def _sift_homography(ref_ink: np.ndarray, features: tuple, polarity: int,
     return H, n
 
 
-_ref_features: dict = {}  # (id of the reference ink, polarity, n) -> (weakref to that array, keypoints, descriptors)
+_ref_features: dict = {}  # (id of the reference ink, polarity, n) -> (weakref to that array, (keypoints, descriptors))
 
 
 def _reference_features(ref_ink: np.ndarray, polarity: int, n: int):
     """SIFT of the reference rendered in the photo's polarity (so gradient directions agree), cached per reference
     array: the same reference is matched against many photos. Keypoints are in bordered coordinates (+16 px)."""
-    key = (id(ref_ink), polarity, n)
-    hit = _ref_features.get(key)
-    if hit is not None and hit[0]() is ref_ink:
-        return hit[1], hit[2]
-    ref_img = (255 - 255 * ref_ink if polarity > 0 else 255 * ref_ink).astype(np.uint8)
-    ref_img = cv2.copyMakeBorder(ref_img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
-    k, d = _sift(n).detectAndCompute(ref_img, None)
-    if len(_ref_features) > 512:
-        _ref_features.clear()
-    _ref_features[key] = (weakref.ref(ref_ink), k, d)
-    return k, d
+    def compute():
+        ref_img = (255 - 255 * ref_ink if polarity > 0 else 255 * ref_ink).astype(np.uint8)
+        ref_img = cv2.copyMakeBorder(ref_img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
+        return _sift(n).detectAndCompute(ref_img, None)
+    return _per_array(_ref_features, 512, ref_ink, (polarity, n), compute)
 
 
 def _plausible(H: np.ndarray, shape: tuple[int, int]) -> bool:

@@ -87,13 +87,18 @@ def reference_lines(ref_ink: np.ndarray, wordmark: str | None, min_score: float 
     return lines
 
 
+def expected_text(lines: list[TextLine]) -> str:
+    """The registered wordmark of a reference's `lines`, normalised, as a reading of it should come out."""
+    return "".join(normalise(line.text) for line in lines)
+
+
 def read_wordmark(grey: np.ndarray, lines: list[TextLine]) -> Reading | None:
     """`grey`: the listing logo warped into the reference frame, (h, w) uint8 with dark ink on a light surface.
     Reads each of the reference's `lines` at its place. None when there are no lines to read."""
     if not lines:
         return None
     h, w = grey.shape
-    expected, read, score = [], [], 1.0
+    read, score = [], 1.0
     for line in lines:
         x0, y0, x1, y1 = line.box
         pad = max(2, (y1 - y0) // 4)
@@ -103,9 +108,8 @@ def read_wordmark(grey: np.ndarray, lines: list[TextLine]) -> Reading | None:
         res = _engine()(np.repeat(crop[..., None], 3, axis=2), use_det=False, use_cls=False, use_rec=True)
         text = normalise(res.txts[0]) if res.txts else ""
         score = min(score, float(res.scores[0]) if res.scores else 0.0)
-        expected.append(normalise(line.text))
         read.append(text)
-    e, r = "".join(expected), "".join(read)
+    e, r = expected_text(lines), "".join(read)
     return Reading(e, r, score, edit_distance(e, r))
 
 
@@ -121,7 +125,7 @@ def other_text(read: str, lines: list[TextLine], min_len: int = 4, max_ratio: fl
     """True when `read` (read_text) is legible text that is not the wordmark of `lines`, nor a lookalike of it:
     a photo's caption or watermark resembles a wordmark to the embedder, not to a reader. A lookalike ("SAMSUNC")
     stays far above `max_ratio`."""
-    want = "".join(normalise(line.text) for line in lines)
+    want = expected_text(lines)
     if not want or len(read) < min_len or want in read:
         return False
     return difflib.SequenceMatcher(None, read, want).ratio() < max_ratio
