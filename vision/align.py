@@ -33,6 +33,7 @@ class AlignConfig:
     ecc_iters: int = 60
     ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
+    good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
 
 
 @dataclass(frozen=True)

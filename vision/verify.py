@@ -82,17 +82,20 @@ def binarise(grey: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
 def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str, ref_ink: np.ndarray,
                  cfg: AlignConfig = AlignConfig(), text_lines: list[TextLine] = (),
                  colors: tuple[str, ...] = ()) -> Evidence:
-    """Try `boxes` (best first) until the reference aligns; then measure geometry and detail divergence, read the
-    wordmark at the reference's `text_lines` (wordmark.reference_lines) and compare colours with `colors`."""
+    """Align the reference in `boxes` (best first) until one fits well (see `_good`), keeping the best fit; then
+    measure geometry and detail divergence, read the wordmark at the reference's `text_lines`
+    (wordmark.reference_lines) and compare colours with `colors`."""
     trivial = hull_overlap(ref_ink)
-    first = None
+    best = None
     for box in boxes:
         a = align_logo(photo, box, ref_ink, cfg)
-        first = first or Evidence(brand, reference, box, a, trivial_quality=trivial)
-        if a.ok:
+        if best is None or (a.ok, a.quality) > (best.alignment.ok, best.alignment.quality):
+            best = Evidence(brand, reference, box, a, trivial_quality=trivial)
+        if _good(a, trivial, cfg):
             break
-    else:
-        return first
+    if not best.aligned:
+        return best
+    box, a = best.box, best.alignment
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
@@ -113,6 +116,13 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke >= 6 else None
     return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, stroke, reading,
                     colour)
+
+
+def _good(a: Alignment, trivial: float, cfg: AlignConfig) -> bool:
+    """An alignment that ends the search over boxes. The box that embeds most like the brand is often a grid window
+    that holds the logo beside a product's edge or cuts it: the ink found there fits only loosely, and a tighter
+    box further down aligns at 0.96-0.99 (measured on genuine listings of the accuracy benchmark)."""
+    return a.ok and (a.inliers >= cfg.min_inliers or a.quality >= max(cfg.good_quality, min(trivial, 0.9)))
 
 
 def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:

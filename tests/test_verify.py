@@ -1,0 +1,36 @@
+"""Verification stage: which candidate box the reference is verified in."""
+
+import numpy as np
+
+from tests.test_align import CFG, _case
+from vision.align import align_logo
+from vision.verify import verify_brand
+
+
+def test_a_loose_fit_in_a_cut_box_gives_way_to_a_tight_box():
+    """The box that embeds best can cut the logo; its ink still "aligns" loosely (overlap ~0.64). The search goes on
+    to the next box, which holds the whole logo, and keeps the better fit."""
+    image, tight, ink, _ = _case("adidas", 4, logo_frac=(0.15, 0.2))
+    x0, y0, x1, y1 = tight
+    cut = (x0 + (x1 - x0) // 2, y0, x1 + (x1 - x0) // 2, y1)  # the logo's right half and the surface beside it
+    ev = verify_brand(image, [cut, tight], "adidas", "adidas/logo.png", ink, CFG)
+    assert ev.box == tight and ev.alignment.quality >= 0.9
+    assert ev.detail is not None  # and it is the fit that verification measured
+
+
+def test_a_good_fit_ends_the_search(monkeypatch):
+    """Each further box costs an alignment: a fit at or above AlignConfig.good_quality stops the search."""
+    import vision.verify as verify
+
+    tried = []
+    monkeypatch.setattr(verify, "align_logo", lambda photo, box, *a: tried.append(box) or align_logo(photo, box, *a))
+    image, tight, ink, _ = _case("adidas", 4, logo_frac=(0.15, 0.2))
+    ev = verify_brand(image, [tight, (0, 0, 60, 60)], "adidas", "adidas/logo.png", ink, CFG)
+    assert ev.box == tight and ev.aligned and tried == [tight]
+
+
+def test_nothing_aligns_reports_the_best_attempt():
+    image, _, ink, _ = _case("adidas", 4, logo_frac=(0.15, 0.2))
+    ev = verify_brand(image, [(0, 0, 60, 60), (580, 420, 640, 480)], "adidas", "adidas/logo.png", ink, CFG)
+    assert not ev.aligned and ev.geometry is None and ev.alignment.note
+    assert np.isfinite(ev.alignment.quality)
