@@ -69,6 +69,19 @@ def test_unaligned_lookalike_is_suspect_and_says_so():
     assert r.verdict == "suspect" and "resembles" in r.reasons[0]
 
 
+def test_a_partial_fit_to_a_far_less_similar_brand_does_not_outrank_an_unaligned_one():
+    """A winged emblem too small to align (similarity 0.88) partly fits a swoosh (0.78): the record names the
+    emblem's brand, unaligned, not a lookalike of the swoosh's."""
+    ev = {"astonmartin": evidence("astonmartin", method="none", quality=0.35),
+          "nike": evidence("nike", quality=0.65, inliers=0, method="shape")}
+    r = decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.78)], ev, {}, CFG)
+    assert r.brand == "astonmartin" and r.verdict == "suspect" and "could not be aligned" in r.reasons[0]
+    r = decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.84)], ev, {}, CFG)  # close in similarity
+    assert r.brand == "nike" and "resembles" in r.reasons[0]
+    caption = dict(ev, astonmartin=replace(ev["astonmartin"], other_text="SALE"))  # the top one is only text
+    assert decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.78)], caption, {}, CFG).brand == "nike"
+
+
 def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():
     caption = {"samsung": replace(evidence("samsung", method="none", quality=0.2), other_text="BESTPRICEWWW")}
     r = decide("p.jpg", [hit("samsung", 0.88), hit("nike", 0.5)], caption, {"samsung": "Samsung"}, CFG)

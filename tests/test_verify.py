@@ -34,3 +34,13 @@ def test_nothing_aligns_reports_the_best_attempt():
     ev = verify_brand(image, [(0, 0, 60, 60), (580, 420, 640, 480)], "adidas", "adidas/logo.png", ink, CFG)
     assert not ev.aligned and ev.geometry is None and ev.alignment.note
     assert np.isfinite(ev.alignment.quality)
+
+
+def test_a_loose_fit_is_aligned_again_in_the_box_it_outlines():
+    """With only a box that cuts the logo, the loose fit still places the reference roughly: aligning again in the
+    box around that outline recovers the whole logo."""
+    image, (x0, y0, x1, y1), ink, _ = _case("nike", 3, logo_frac=(0.15, 0.2))
+    cut = (x0 + (x1 - x0) // 2, y0, x1 + (x1 - x0) // 2, y1)
+    assert align_logo(image, cut, ink, CFG).quality < 0.7
+    ev = verify_brand(image, [cut], "nike", "nike/logo.png", ink, CFG)
+    assert ev.box != cut and ev.alignment.quality >= 0.9

@@ -29,6 +29,8 @@ class VerdictConfig:
     resemble_quality: float = 0.55  # ink overlap at which a brand is resembled (lookalike territory) ...
     resemble_specificity: float = 0.3
     resemble_similarity: float = 0.6  # ... and the embedding agrees this much
+    resemble_gap: float = 0.08  # a partial fit to a brand this much less similar than an unaligned "looks like" one
+    # is no evidence of it (a winged emblem too small to align fits a swoosh partly)
     top_candidates: int = 5
 
 
@@ -119,13 +121,15 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
     # an altered logo still aligns, only worse: that is resemblance, not absence; it is judged by the same
     # calibrated divergence score, and its reasons say the alignment was partial
-    partial = [ev for ev in evidence.values() if resembled(ev, sim[ev.brand].similarity, cfg)]
-    if partial:
-        ev = max(partial, key=overlap)
-        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     # text that only looks like a wordmark to the embedder (a caption, a watermark) is no lookalike of it
     other = {b: ev.other_text for b, ev in evidence.items() if ev.other_text}
     top = next((h for h in hits if h.brand not in other), None)
+    partial = [ev for ev in evidence.values() if resembled(ev, sim[ev.brand].similarity, cfg)]
+    if top is not None and top.similarity >= cfg.match_threshold:
+        partial = [ev for ev in partial if top.similarity - sim[ev.brand].similarity <= cfg.resemble_gap]
+    if partial:
+        ev = max(partial, key=overlap)
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)
         ev = evidence.get(top.brand)

@@ -93,6 +93,12 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
             best = Evidence(brand, reference, box, a, trivial_quality=trivial)
         if _good(a, trivial, cfg):
             break
+    else:
+        if best.aligned:  # a loose fit still says where the logo is: align once more in the box it outlines
+            box = outline_box(best.alignment.H, ref_ink.shape, photo.shape)
+            a = align_logo(photo, box, ref_ink, cfg)
+            if a.ok and a.quality > best.alignment.quality:
+                best = Evidence(brand, reference, box, a, trivial_quality=trivial)
     if not best.aligned:
         return best
     box, a = best.box, best.alignment
@@ -123,6 +129,16 @@ def _good(a: Alignment, trivial: float, cfg: AlignConfig) -> bool:
     that holds the logo beside a product's edge or cuts it: the ink found there fits only loosely, and a tighter
     box further down aligns at 0.96-0.99 (measured on genuine listings of the accuracy benchmark)."""
     return a.ok and (a.inliers >= cfg.min_inliers or a.quality >= max(cfg.good_quality, min(trivial, 0.9)))
+
+
+def outline_box(H: np.ndarray, shape: tuple[int, int], photo_shape: tuple, grow: float = 0.15) -> Box:
+    """The photo box around the reference's outline as H (reference -> photo) places it, grown by `grow` per side."""
+    h, w = shape
+    c = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
+    (x0, y0), (x1, y1) = c.min(0), c.max(0)
+    gx, gy = grow * (x1 - x0), grow * (y1 - y0)
+    return (max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(photo_shape[1], int(np.ceil(x1 + gx))),
+            min(photo_shape[0], int(np.ceil(y1 + gy))))
 
 
 def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
