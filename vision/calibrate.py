@@ -32,7 +32,7 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 10  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 11  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
