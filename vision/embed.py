@@ -124,6 +124,8 @@ def letterbox(crop: np.ndarray, size: int) -> np.ndarray:
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(crop, (nw, nh), interpolation=interp)
+    if nw == nh == size:  # a square crop (every grid window) needs no padding, nor its median
+        return resized
     border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]], axis=0)
     out = np.empty((size, size, 3), np.uint8)
     out[:] = np.median(border, axis=0).astype(np.uint8)
