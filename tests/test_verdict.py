@@ -10,6 +10,7 @@ from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
 from vision.verdict import VerdictConfig, decide, divergence_score, divergence_terms, score_to_risk
 from vision.verify import Evidence
+from vision.wordmark import Reading
 
 CFG = VerdictConfig()
 
@@ -80,6 +81,21 @@ def test_a_partial_fit_to_a_far_less_similar_brand_does_not_outrank_an_unaligned
     assert r.brand == "nike" and "resembles" in r.reasons[0]
     caption = dict(ev, astonmartin=replace(ev["astonmartin"], other_text="SALE"))  # the top one is only text
     assert decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.78)], caption, {}, CFG).brand == "nike"
+
+
+def test_between_two_aligned_wordmarks_the_reading_decides():
+    """Panasonic's print aligns with Toshiba's text block too (and a little better): OCR reads NASONIC there,
+    another text altogether than TOSHIBA, so the record names Panasonic."""
+    toshiba = replace(evidence("toshiba", quality=0.99), wordmark=Reading("TOSHIBA", "NASONIC", 0.9, 7))
+    panasonic = replace(evidence("panasonic"), wordmark=Reading("PANASONIC", "PANASONIC", 0.9, 0))
+    hits = [hit("toshiba", 0.91), hit("panasonic", 0.91)]
+    r = decide("p.jpg", hits, {"toshiba": toshiba, "panasonic": panasonic}, {}, CFG)
+    assert r.brand == "panasonic" and r.verdict == "consistent"
+    lookalike = replace(toshiba, wordmark=Reading("TOSHIBA", "TOSHIRA", 0.9, 1))  # a misspelling is no other text
+    r = decide("p.jpg", hits, {"toshiba": lookalike, "panasonic": panasonic}, {}, CFG)
+    assert r.brand == "toshiba" and r.verdict == "suspect"
+    r = decide("p.jpg", hits[:1], {"toshiba": toshiba}, {}, CFG)  # no better hypothesis: still judged, and flagged
+    assert r.brand == "toshiba" and r.verdict == "suspect"
 
 
 def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():

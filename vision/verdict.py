@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .match import BrandHit
 from .record import Candidate, CheckRecord
 from .verify import Evidence
+from .wordmark import unlike
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     threshold = lambda b: (thresholds or {}).get(b, {})
     ok = [ev for ev in evidence.values() if confirmed(ev, cfg, sim[ev.brand].similarity)]
     if ok:
-        ev = max(ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
+        # two wordmarks' text blocks align with each other by shape; what OCR reads there tells them apart
+        read_as_is = [ev for ev in ok if not (ev.wordmark and unlike(ev.wordmark.read, ev.wordmark.expected))]
+        ev = max(read_as_is or ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
     # an altered logo still aligns, only worse: that is resemblance, not absence; it is judged by the same
     # calibrated divergence score, and its reasons say the alignment was partial

@@ -121,11 +121,15 @@ def read_text(rgb: np.ndarray, min_score: float = 0.8) -> str:
     return "".join(normalise(t) for t, sc in zip(res.txts or (), res.scores or ()) if sc >= min_score)
 
 
-def other_text(read: str, lines: list[TextLine], min_len: int = 4, max_ratio: float = 0.5) -> bool:
+def other_text(read: str, lines: list[TextLine]) -> bool:
     """True when `read` (read_text) is legible text that is not the wordmark of `lines`, nor a lookalike of it:
-    a photo's caption or watermark resembles a wordmark to the embedder, not to a reader. A lookalike ("SAMSUNC")
-    stays far above `max_ratio`."""
-    want = expected_text(lines)
+    a photo's caption or watermark resembles a wordmark to the embedder, not to a reader."""
+    return unlike(read, expected_text(lines))
+
+
+def unlike(read: str, want: str, min_len: int = 4, max_ratio: float = 0.5) -> bool:
+    """True when the normalised reading `read` is legible text other than `want` altogether. A lookalike
+    ("SAMSUNC" for SAMSUNG) stays far above `max_ratio`."""
     if not want or len(read) < min_len or want in read:
         return False
     return difflib.SequenceMatcher(None, read, want).ratio() < max_ratio
