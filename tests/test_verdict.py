@@ -98,6 +98,21 @@ def test_between_two_aligned_wordmarks_the_reading_decides():
     assert r.brand == "toshiba" and r.verdict == "suspect"
 
 
+def test_a_wordmark_read_at_a_loose_fit_vouches_for_its_brand():
+    """A Jeep wordmark with a letter changed fits its reference loosely, hardly better than the text block's hull
+    would; Panasonic's wordmark fits the same text block about as loosely. OCR reads KEEP at the Jeep fit and
+    nothing at Panasonic's: the record is a Jeep lookalike, not a Panasonic one."""
+    jeep = replace(evidence("jeep", quality=0.68, inliers=0, method="shape"), trivial_quality=0.65,
+                   wordmark=Reading("JEEP", "KEEP", 0.99, 1))
+    panasonic = replace(evidence("panasonic", quality=0.65, inliers=0, method="shape"), trivial_quality=0.5,
+                        wordmark=Reading("PANASONIC", "", 0.87, 9))
+    hits = [hit("jeep", 0.84), hit("panasonic", 0.77)]
+    r = decide("p.jpg", hits, {"jeep": jeep, "panasonic": panasonic}, {}, CFG)
+    assert r.brand == "jeep" and r.verdict == "suspect" and "resembles" in r.reasons[0]
+    other = replace(jeep, wordmark=Reading("JEEP", "BESTPRICE", 0.99, 9))  # other text vouches for nothing
+    assert decide("p.jpg", hits, {"jeep": other, "panasonic": panasonic}, {}, CFG).brand == "panasonic"
+
+
 def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():
     caption = {"samsung": replace(evidence("samsung", method="none", quality=0.2), other_text="BESTPRICEWWW")}
     r = decide("p.jpg", [hit("samsung", 0.88), hit("nike", 0.5)], caption, {"samsung": "Samsung"}, CFG)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .match import BrandHit
 from .record import Candidate, CheckRecord
 from .verify import Evidence
-from .wordmark import unlike
+from .wordmark import reads_as, unlike
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,16 @@ def confirmed(ev: Evidence, cfg: VerdictConfig, similarity: float = 0.0) -> bool
 
 def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
     """Aligned, only worse: an altered logo or a lookalike. A plain blob also "aligns" with a blob-like logo, so
-    some specificity is always required, and more of it when the embedding agrees less."""
-    return ev.aligned and overlap(ev) >= cfg.resemble_quality and ev.specificity >= 0.2 and (
-        ev.specificity >= cfg.resemble_specificity or similarity >= cfg.resemble_similarity)
+    some specificity is always required, and more of it when the embedding agrees less; a text block aligns with
+    any other text block, so for a wordmark what OCR reads there vouches instead."""
+    plain_fit_beaten = ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
+                                                  or similarity >= cfg.resemble_similarity)
+    return ev.aligned and overlap(ev) >= cfg.resemble_quality and (plain_fit_beaten or reads_as_wordmark(ev))
+
+
+def reads_as_wordmark(ev: Evidence) -> bool:
+    """OCR reads the brand's wordmark, or a close misspelling of it (KEEP for JEEP), at the aligned print."""
+    return ev.wordmark is not None and reads_as(ev.wordmark.read, ev.wordmark.expected)
 
 
 RESOLVED_PX = 2.5  # strokes at least this many photo pixels wide: the print is resolved (calibrate.py)
@@ -131,7 +138,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if top is not None and top.similarity >= cfg.match_threshold:
         partial = [ev for ev in partial if top.similarity - sim[ev.brand].similarity <= cfg.resemble_gap]
     if partial:
-        ev = max(partial, key=overlap)
+        ev = max(partial, key=lambda e: (reads_as_wordmark(e), overlap(e)))
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     if top is not None and top.similarity >= cfg.match_threshold:
         name = brand_names.get(top.brand, top.brand)

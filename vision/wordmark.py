@@ -135,6 +135,11 @@ def unlike(read: str, want: str, min_len: int = 4, max_ratio: float = 0.5) -> bo
     return difflib.SequenceMatcher(None, read, want).ratio() < max_ratio
 
 
+def reads_as(read: str, want: str, min_len: int = 3, min_ratio: float = 0.6) -> bool:
+    """True when the normalised reading `read` is legible and is `want` or a close misspelling of it."""
+    return bool(want) and len(read) >= min_len and difflib.SequenceMatcher(None, read, want).ratio() >= min_ratio
+
+
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance (insertions, deletions, substitutions)."""
     prev = list(range(len(b) + 1))
