@@ -96,3 +96,36 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
         if unvetted.brand == "samsung":
             assert rec.verdict == "no_match" and "text reads BESTPRICE" in rec.reasons[-1], (seed, rec.reasons)
     assert looked_like >= 1
+
+
+@pytest.mark.skipif(forge.font_path() is None, reason="needs the DejaVu font")
+def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp_path):
+    """OCR at Samsung's fit reads ZARA, a registered wordmark: Zara is verified too, in that box, whatever rank the
+    embedding gave it; a misspelt SAMSUNG brings in no other brand."""
+    from dataclasses import replace
+
+    from tests.conftest import save_rgba
+    from vision.align import Alignment
+    from vision.candidates import find_candidates
+    from vision.check import verify_read_brands
+    from vision.embed import embed
+    from vision.gallery import Gallery, add_references
+    from vision.match import match_brands
+    from vision.verify import Evidence
+    from vision.wordmark import Reading
+
+    text = forge.render_text("ZARA", 80, (20, 20, 20))
+    add_references(Gallery(gallery_copy), "zara", [save_rgba(tmp_path / "zara.png", text)], wordmark="ZARA")
+    c = open_context(gallery_copy, threads=1)
+    rgb = photo(text, 3)
+    boxes = find_candidates(rgb, c.config.candidates)
+    hits = match_brands(c.index, embed(c.embedder, [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]), boxes)
+    seen = Evidence("samsung", "samsung/logos/x.png", hits[0].box, Alignment(np.eye(3), "shape", 0, 0.6, 1),
+                    wordmark=Reading("SAMSUNG", "ZARA", 0.99, 6))
+    evidence = {"samsung": seen}
+    verify_read_brands(c, rgb, hits, evidence)
+    assert set(evidence) == {"samsung", "zara"} and evidence["zara"].aligned
+    assert evidence["zara"].wordmark.read == "ZARA"
+    evidence = {"samsung": replace(seen, wordmark=Reading("SAMSUNG", "SAMSUNC", 0.99, 1))}
+    verify_read_brands(c, rgb, hits, evidence)
+    assert set(evidence) == {"samsung"}

@@ -138,6 +138,12 @@ def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
 
 
 _regions: dict = {}  # (id of the photo, box, config) -> (weakref to the photo, _region's result)
+_mirrors: dict = {}  # (id of a reference ink) -> (weakref to it, its mirror image)
+
+
+def mirrored(ref_ink: np.ndarray) -> np.ndarray:
+    """The reference ink mirrored left to right, one array per reference (so its SIFT features are cached too)."""
+    return _per_array(_mirrors, 256, ref_ink, (), lambda: np.ascontiguousarray(ref_ink[:, ::-1]))
 
 
 def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):

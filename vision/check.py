@@ -27,7 +27,7 @@ from .record import CheckRecord
 from .reuse import ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide
 from .verify import Evidence, verify_brand
-from .wordmark import TextLine, other_text, read_text, reference_lines, use_threads
+from .wordmark import TextLine, normalise, other_text, read_text, reads_as, reference_lines, unlike, use_threads
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class Context:
         if key not in self._lines:
             self._lines[key] = reference_lines(self.reference_ink(brand, file), self.brands[brand].wordmark)
         return self._lines[key]
+
+    def brands_reading(self, text: str) -> list[str]:
+        """Brands whose registered wordmark the normalised reading `text` is, or nearly is."""
+        return [slug for slug, b in self.brands.items() if b.wordmark and reads_as(text, normalise(b.wordmark), 4, 0.8)]
 
     def product_view(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         """A gallery product photo (gallery-relative path) as the reuse check compares it (cached)."""
@@ -186,10 +190,27 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
             break  # hits are best first: the rest are further still from the best brand
         if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
             continue
-        ink = ctx.reference_ink(h.brand, h.entry.file)
-        ev = verify_brand(rgb, list(h.boxes), h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align,
-                          ctx.reference_text(h.brand, h.entry.file), ctx.brands[h.brand].colors)
-        out[h.brand] = ev
+        out[h.brand] = ev = _verify(ctx, rgb, h, list(h.boxes))
         if confirmed(ev, cfg, h.similarity) and ev.alignment.quality >= 0.9:
             break
+    verify_read_brands(ctx, rgb, hits, out)
     return out
+
+
+def verify_read_brands(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence]) -> None:
+    """A wordmark hypothesis can read another registered wordmark at its fit (ZARA where FILA was aligned): that
+    brand is verified too (added to `evidence`), in the box where it was read, however far down the embedding
+    ranked it among `hits`."""
+    hit = {h.brand: h for h in hits}
+    for ev in list(evidence.values()):
+        w = ev.wordmark
+        if w is not None and unlike(w.read, w.expected):
+            for slug in ctx.brands_reading(w.read):
+                if slug in hit and slug not in evidence:
+                    evidence[slug] = _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
+
+
+def _verify(ctx: Context, rgb: np.ndarray, h, boxes: list) -> Evidence:
+    ink = ctx.reference_ink(h.brand, h.entry.file)
+    return verify_brand(rgb, boxes, h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align,
+                        ctx.reference_text(h.brand, h.entry.file), ctx.brands[h.brand].colors)

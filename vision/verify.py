@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, mask_f
+from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, stroke_px
@@ -111,16 +111,16 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     geometry = part_residuals(seen, warped, tol=tol)
     detail = divergence(seen, warped, tolerance=0.5 * fp)
     fidelity = mask_f(seen, warped, tol)
-    mirrored = 0.0
+    mirror = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
-        m = align_logo(photo, box, np.ascontiguousarray(ref_ink[:, ::-1]), cfg)
-        mirrored = m.quality if m.ok else 0.0
+        m = align_logo(photo, box, mirrored(ref_ink), cfg)
+        mirror = m.quality if m.ok else 0.0
     reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
     # from blur and JPEG's halved chroma resolution
     stroke = stroke_px(ref_ink) / fp
     colour = compare_colours(photo, a.H, seen, warped, tuple(colors)) if stroke >= 6 else None
-    return Evidence(brand, reference, box, a, geometry, detail, mirrored, trivial, fidelity, fp, stroke, reading,
+    return Evidence(brand, reference, box, a, geometry, detail, mirror, trivial, fidelity, fp, stroke, reading,
                     colour)
 
 
