@@ -32,7 +32,7 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 11  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 12  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,22 @@ def tail_threshold(scores: list[float], false_flag_rate: float, trim: float = 0.
     """The (1 - false_flag_rate) quantile of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2%
     tail directly, and their maximum swings with one odd render; a fitted tail is steadier. `trim`: share of the
     largest scores left out of the fit (gross misalignments, which say nothing of a print's genuine variation)."""
-    z = NormalDist().inv_cdf(1.0 - false_flag_rate)
+    norm = NormalDist()
+    z = norm.inv_cdf(1.0 - false_flag_rate)
     logs = np.sort(np.log1p(np.asarray(scores, np.float64)))
-    logs = logs[:len(logs) - int(trim * len(logs))]
-    return float(np.expm1(logs.mean() + z * logs.std(ddof=1))) if len(logs) > 1 else float(np.expm1(logs[0]))
+    cut = int(trim * len(logs))
+    logs = logs[:len(logs) - cut]
+    if len(logs) < 2:
+        return float(np.expm1(logs[0]))
+    mean, sd = logs.mean(), logs.std(ddof=1)
+    if cut:  # the kept values are a normal cut off at its upper `kept` quantile: undo the cut's shrinking of the
+        # mean and spread, or the fitted tail sits far inside the real one (a 0.2% quantile becomes a 1.3% one)
+        kept = len(logs) / (len(logs) + cut)
+        c = norm.inv_cdf(kept)
+        lam = norm.pdf(c) / kept
+        sd = sd / np.sqrt(max(1.0 - c * lam - lam * lam, 1e-6))
+        mean = mean + lam * sd
+    return float(np.expm1(mean + z * sd))
 
 
 def load_thresholds(gallery: Gallery) -> dict:
