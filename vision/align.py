@@ -32,6 +32,7 @@ class AlignConfig:
     ransac_px: float = 4.0  # RANSAC reprojection threshold in reference pixels
     ecc_iters: int = 60
     ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
+    polish_sigma: float = 1.0  # blur of the last ECC pass, on sharper masks than the converging ones (0: none)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
     good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
 
@@ -113,6 +114,11 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
                                                                "no shape fit)")
     method, H, inl = best
     quality = _overlap(ref_ink, ink, H)
+    # the blur that lets ECC converge from a rough start also blunts it near the optimum: polish on sharper masks
+    polished = _ecc_refine(ref_ink, ink, H, cfg, cfg.ecc_iters // 2, cfg.polish_sigma) if cfg.polish_sigma else None
+    if polished is not None and _plausible(polished, ref_ink.shape):
+        if (q := _overlap(ref_ink, ink, polished)) > quality:
+            H, quality = polished, q
     if quality < cfg.min_quality and method == "sift":  # features agreed on a wrong plane: try the shape too
         Hs = _shape_homography(ref_ink, ink, cfg)
         if Hs is not None and (q := _overlap(ref_ink, ink, Hs)) > quality:
@@ -339,11 +345,11 @@ def _main_ink(ink: np.ndarray) -> np.ndarray:
 
 
 def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig,
-                iters: int = 0) -> np.ndarray | None:
-    """Refine H0 (reference -> region) with ECC on blurred masks; None if ECC fails to converge."""
+                iters: int = 0, sigma: float = 2.0) -> np.ndarray | None:
+    """Refine H0 (reference -> region) with ECC on masks blurred by `sigma`; None if ECC fails to converge."""
     h, w = ref_ink.shape
-    tpl = cv2.GaussianBlur(ref_ink, (0, 0), 2.0)
-    img = cv2.GaussianBlur(ink, (0, 0), 2.0)
+    tpl = cv2.GaussianBlur(ref_ink, (0, 0), sigma)
+    img = cv2.GaussianBlur(ink, (0, 0), sigma)
     # ECC's warp maps template (reference) coordinates to input (region) coordinates: the same direction as H0
     warp = (H0 / H0[2, 2]).astype(np.float32)
     try:

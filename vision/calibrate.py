@@ -32,7 +32,8 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 12  # bump when verdict.divergence_score changes: stored thresholds then no longer apply
+SCORE_VERSION = 13  # bump when verdict.divergence_score or the verification feeding it changes: stored
+# thresholds then no longer apply
 
 
 @dataclass(frozen=True)
