@@ -23,7 +23,11 @@ def test_a_good_fit_ends_the_search(monkeypatch):
     import vision.verify as verify
 
     tried = []
-    monkeypatch.setattr(verify, "align_logo", lambda photo, box, *a: tried.append(box) or align_logo(photo, box, *a))
+    def spy(photo, box, *args, **kw):
+        tried.append(box)
+        return align_logo(photo, box, *args, **kw)
+
+    monkeypatch.setattr(verify, "align_logo", spy)
     image, tight, ink, _ = _case("adidas", 4, logo_frac=(0.15, 0.2))
     ev = verify_brand(image, [tight, (0, 0, 60, 60)], "adidas", "adidas/logo.png", ink, CFG)
     assert ev.box == tight and ev.aligned and tried == [tight]

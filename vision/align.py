@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -87,9 +87,11 @@ def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
     return m.astype(np.float32), -1
 
 
-def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()) -> Alignment:
+def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig(),
+               polish: bool = True) -> Alignment:
     """Align reference ink (float mask, longest side cfg.work_side) to the logo in `photo` (RGB uint8) near `box`.
-    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why."""
+    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why.
+    `polish=False` leaves out the last pass (polish_alignment), for fits that are only compared."""
     region = _region(photo, box, cfg)
     if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
@@ -114,11 +116,8 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
                                                                "no shape fit)")
     method, H, inl = best
     quality = _overlap(ref_ink, ink, H)
-    # the blur that lets ECC converge from a rough start also blunts it near the optimum: polish on sharper masks
-    polished = _ecc_refine(ref_ink, ink, H, cfg, cfg.ecc_iters // 2, cfg.polish_sigma) if cfg.polish_sigma else None
-    if polished is not None and _plausible(polished, ref_ink.shape):
-        if (q := _overlap(ref_ink, ink, polished)) > quality:
-            H, quality = polished, q
+    if polish:
+        H, quality = _polish(ref_ink, ink, H, quality, cfg)
     if quality < cfg.min_quality and method == "sift":  # features agreed on a wrong plane: try the shape too
         Hs = _shape_homography(ref_ink, ink, cfg)
         if Hs is not None and (q := _overlap(ref_ink, ink, Hs)) > quality:
@@ -127,6 +126,28 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         return Alignment(None, "none", inl, quality, polarity,
                          f"best alignment ({method}) overlaps the reference only {quality:.0%}")
     return Alignment(to_photo @ H, method, inl, quality, polarity)
+
+
+def polish_alignment(photo: np.ndarray, box: Box, ref_ink: np.ndarray, a: Alignment,
+                     cfg: AlignConfig = AlignConfig()) -> Alignment:
+    """`a`, from align_logo(..., polish=False) in the same `box`, after the last ECC pass on sharper masks."""
+    region = _region(photo, box, cfg)
+    if not a.ok or region is None:
+        return a
+    to_photo, ink, polarity, _ = region
+    ink = ink if a.polarity == polarity else 1.0 - ink
+    H, quality = _polish(ref_ink, ink, np.linalg.inv(to_photo) @ a.H, a.quality, cfg)
+    return replace(a, H=to_photo @ H, quality=quality)
+
+
+def _polish(ref_ink: np.ndarray, ink: np.ndarray, H: np.ndarray, quality: float, cfg: AlignConfig):
+    """(H, overlap) after an ECC pass on masks blurred by cfg.polish_sigma, if that fits better. The blur that lets
+    ECC converge from a rough start also blunts it near the optimum."""
+    polished = _ecc_refine(ref_ink, ink, H, cfg, cfg.ecc_iters // 2, cfg.polish_sigma) if cfg.polish_sigma else None
+    if polished is not None and _plausible(polished, ref_ink.shape):
+        if (q := _overlap(ref_ink, ink, polished)) > quality:
+            return polished, q
+    return H, quality
 
 
 def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored
+from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored, polish_alignment
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, stroke_px
@@ -88,7 +88,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     trivial = hull_overlap(ref_ink)
     best = None
     for box in boxes:
-        a = align_logo(photo, box, ref_ink, cfg)
+        a = align_logo(photo, box, ref_ink, cfg, polish=False)  # only the fit kept is polished
         if best is None or (a.ok, a.quality) > (best.alignment.ok, best.alignment.quality):
             best = Evidence(brand, reference, box, a, trivial_quality=trivial)
         if _good(a, trivial, cfg):
@@ -96,12 +96,12 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     else:
         if best.aligned:  # a loose fit still says where the logo is: align once more in the box it outlines
             box = outline_box(best.alignment.H, ref_ink.shape, photo.shape)
-            a = align_logo(photo, box, ref_ink, cfg)
+            a = align_logo(photo, box, ref_ink, cfg, polish=False)
             if a.ok and a.quality > best.alignment.quality:
                 best = Evidence(brand, reference, box, a, trivial_quality=trivial)
     if not best.aligned:
         return best
-    box, a = best.box, best.alignment
+    box, a = best.box, polish_alignment(photo, best.box, ref_ink, best.alignment, cfg)
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
@@ -113,7 +113,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     fidelity = mask_f(seen, warped, tol)
     mirror = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
-        m = align_logo(photo, box, mirrored(ref_ink), cfg)
+        m = align_logo(photo, box, mirrored(ref_ink), cfg, polish=False)
         mirror = m.quality if m.ok else 0.0
     reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
