@@ -25,9 +25,9 @@ from .log import logger
 from .match import match_brands
 from .record import CheckRecord
 from .reuse import ReuseConfig, find_reuse, report_reuse, structure
-from .verdict import VerdictConfig, confirmed, decide
+from .verdict import VerdictConfig, confirmed, decide, reads_other_text
 from .verify import Evidence, verify_brand
-from .wordmark import TextLine, normalise, other_text, read_text, reads_as, reference_lines, unlike, use_threads
+from .wordmark import TextLine, normalise, other_text, read_text, reads_as, reference_lines, use_threads
 
 
 @dataclass(frozen=True)
@@ -203,9 +203,8 @@ def verify_read_brands(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict
     ranked it among `hits`."""
     hit = {h.brand: h for h in hits}
     for ev in list(evidence.values()):
-        w = ev.wordmark
-        if w is not None and unlike(w.read, w.expected):
-            for slug in ctx.brands_reading(w.read):
+        if reads_other_text(ev):
+            for slug in ctx.brands_reading(ev.wordmark.read):
                 if slug in hit and slug not in evidence:
                     evidence[slug] = _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
 

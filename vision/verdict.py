@@ -65,6 +65,11 @@ def reads_as_wordmark(ev: Evidence) -> bool:
     return ev.wordmark is not None and reads_as(ev.wordmark.read, ev.wordmark.expected)
 
 
+def reads_other_text(ev: Evidence) -> bool:
+    """OCR reads another text altogether than the brand's wordmark at the aligned print (NASONIC for TOSHIBA)."""
+    return ev.wordmark is not None and unlike(ev.wordmark.read, ev.wordmark.expected)
+
+
 RESOLVED_PX = 2.5  # strokes at least this many photo pixels wide: the print is resolved (calibrate.py)
 
 TERMS = ("fidelity", "part_shift", "part_fit", "region", "stroke_thicker", "stroke_thinner", "mirror", "wordmark",
@@ -126,7 +131,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     ok = [ev for ev in evidence.values() if confirmed(ev, cfg, sim[ev.brand].similarity)]
     if ok:
         # two wordmarks' text blocks align with each other by shape; what OCR reads there tells them apart
-        read_as_is = [ev for ev in ok if not (ev.wordmark and unlike(ev.wordmark.read, ev.wordmark.expected))]
+        read_as_is = [ev for ev in ok if not reads_other_text(ev)]
         ev = max(read_as_is or ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
     # an altered logo still aligns, only worse: that is resemblance, not absence; it is judged by the same

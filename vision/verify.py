@@ -86,22 +86,26 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     measure geometry and detail divergence, read the wordmark at the reference's `text_lines`
     (wordmark.reference_lines) and compare colours with `colors`."""
     trivial = hull_overlap(ref_ink)
+
+    def fit(box: Box) -> tuple[Box, Alignment]:
+        return box, align_logo(photo, box, ref_ink, cfg, polish=False)  # only the fit kept is polished
+
+    def better(new: tuple[Box, Alignment], old: tuple[Box, Alignment] | None) -> tuple[Box, Alignment]:
+        return new if old is None or (new[1].ok, new[1].quality) > (old[1].ok, old[1].quality) else old
+
     best = None
     for box in boxes:
-        a = align_logo(photo, box, ref_ink, cfg, polish=False)  # only the fit kept is polished
-        if best is None or (a.ok, a.quality) > (best.alignment.ok, best.alignment.quality):
-            best = Evidence(brand, reference, box, a, trivial_quality=trivial)
-        if _good(a, trivial, cfg):
+        attempt = fit(box)
+        best = better(attempt, best)
+        if _good(attempt[1], trivial, cfg):
             break
     else:
-        if best.aligned:  # a loose fit still says where the logo is: align once more in the box it outlines
-            box = outline_box(best.alignment.H, ref_ink.shape, photo.shape)
-            a = align_logo(photo, box, ref_ink, cfg, polish=False)
-            if a.ok and a.quality > best.alignment.quality:
-                best = Evidence(brand, reference, box, a, trivial_quality=trivial)
-    if not best.aligned:
-        return best
-    box, a = best.box, polish_alignment(photo, best.box, ref_ink, best.alignment, cfg)
+        if best[1].ok:  # a loose fit still says where the logo is: align once more in the box it outlines
+            best = better(fit(outline_box(best[1].H, ref_ink.shape, photo.shape)), best)
+    box, a = best
+    if not a.ok:
+        return Evidence(brand, reference, box, a, trivial_quality=trivial)
+    a = polish_alignment(photo, box, ref_ink, a, cfg)
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
