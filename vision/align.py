@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -32,7 +32,6 @@ class AlignConfig:
     ransac_px: float = 4.0  # RANSAC reprojection threshold in reference pixels
     ecc_iters: int = 60
     ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
-    polish_sigma: float = 1.0  # blur of the last ECC pass, on sharper masks than the converging ones (0: none)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
     good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
 
@@ -87,11 +86,9 @@ def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
     return m.astype(np.float32), -1
 
 
-def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig(),
-               polish: bool = True) -> Alignment:
+def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()) -> Alignment:
     """Align reference ink (float mask, longest side cfg.work_side) to the logo in `photo` (RGB uint8) near `box`.
-    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why.
-    `polish=False` leaves out the last pass (polish_alignment), for fits that are only compared."""
+    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why."""
     region = _region(photo, box, cfg)
     if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
@@ -116,8 +113,6 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
                                                                "no shape fit)")
     method, H, inl = best
     quality = _overlap(ref_ink, ink, H)
-    if polish:
-        H, quality = _polish(ref_ink, ink, H, quality, cfg)
     if quality < cfg.min_quality and method == "sift":  # features agreed on a wrong plane: try the shape too
         Hs = _shape_homography(ref_ink, ink, cfg)
         if Hs is not None and (q := _overlap(ref_ink, ink, Hs)) > quality:
@@ -126,28 +121,6 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         return Alignment(None, "none", inl, quality, polarity,
                          f"best alignment ({method}) overlaps the reference only {quality:.0%}")
     return Alignment(to_photo @ H, method, inl, quality, polarity)
-
-
-def polish_alignment(photo: np.ndarray, box: Box, ref_ink: np.ndarray, a: Alignment,
-                     cfg: AlignConfig = AlignConfig()) -> Alignment:
-    """`a`, from align_logo(..., polish=False) in the same `box`, after the last ECC pass on sharper masks."""
-    region = _region(photo, box, cfg)
-    if not a.ok or region is None:
-        return a
-    to_photo, ink, polarity, _ = region
-    ink = ink if a.polarity == polarity else 1.0 - ink
-    H, quality = _polish(ref_ink, ink, np.linalg.inv(to_photo) @ a.H, a.quality, cfg)
-    return replace(a, H=to_photo @ H, quality=quality)
-
-
-def _polish(ref_ink: np.ndarray, ink: np.ndarray, H: np.ndarray, quality: float, cfg: AlignConfig):
-    """(H, overlap) after an ECC pass on masks blurred by cfg.polish_sigma, if that fits better. The blur that lets
-    ECC converge from a rough start also blunts it near the optimum."""
-    polished = _ecc_refine(ref_ink, ink, H, cfg, cfg.ecc_iters // 2, cfg.polish_sigma) if cfg.polish_sigma else None
-    if polished is not None and _plausible(polished, ref_ink.shape):
-        if (q := _overlap(ref_ink, ink, polished)) > quality:
-            return polished, q
-    return H, quality
 
 
 def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
@@ -366,11 +339,11 @@ def _main_ink(ink: np.ndarray) -> np.ndarray:
 
 
 def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig,
-                iters: int = 0, sigma: float = 2.0) -> np.ndarray | None:
-    """Refine H0 (reference -> region) with ECC on masks blurred by `sigma`; None if ECC fails to converge."""
+                iters: int = 0) -> np.ndarray | None:
+    """Refine H0 (reference -> region) with ECC on blurred masks; None if ECC fails to converge."""
     h, w = ref_ink.shape
-    tpl = cv2.GaussianBlur(ref_ink, (0, 0), sigma)
-    img = cv2.GaussianBlur(ink, (0, 0), sigma)
+    tpl = cv2.GaussianBlur(ref_ink, (0, 0), 2.0)
+    img = cv2.GaussianBlur(ink, (0, 0), 2.0)
     # ECC's warp maps template (reference) coordinates to input (region) coordinates: the same direction as H0
     warp = (H0 / H0[2, 2]).astype(np.float32)
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored, polish_alignment
+from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, stroke_px
@@ -88,7 +88,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     trivial = hull_overlap(ref_ink)
 
     def fit(box: Box) -> tuple[Box, Alignment]:
-        return box, align_logo(photo, box, ref_ink, cfg, polish=False)  # only the fit kept is polished
+        return box, align_logo(photo, box, ref_ink, cfg)
 
     def better(new: tuple[Box, Alignment], old: tuple[Box, Alignment] | None) -> tuple[Box, Alignment]:
         return new if old is None or (new[1].ok, new[1].quality) > (old[1].ok, old[1].quality) else old
@@ -105,7 +105,6 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     box, a = best
     if not a.ok:
         return Evidence(brand, reference, box, a, trivial_quality=trivial)
-    a = polish_alignment(photo, box, ref_ink, a, cfg)
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
@@ -117,7 +116,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     fidelity = mask_f(seen, warped, tol)
     mirror = 0.0
     if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
-        m = align_logo(photo, box, mirrored(ref_ink), cfg, polish=False)
+        m = align_logo(photo, box, mirrored(ref_ink), cfg)
         mirror = m.quality if m.ok else 0.0
     reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
