@@ -106,7 +106,11 @@ def divergence_score(ev: Evidence, thresholds: dict[str, float] | None = None) -
     """(score, reasons): the largest channel value relative to its threshold (default 1 for every channel), so
     score >= 1 means some channel is beyond the brand's genuine variation. Reasons: channels at >= half their
     threshold, strongest first."""
-    thr = channel_thresholds(thresholds, ev)
+    return _score(ev, channel_thresholds(thresholds, ev))
+
+
+def _score(ev: Evidence, thr: dict[str, float]) -> tuple[float, list[str]]:
+    """divergence_score with the evidence's thresholds already picked (channel_thresholds)."""
     rel = [(v / thr[name], why) for name, v, why in divergence_terms(ev)]
     reasons = [why for r, why in sorted(rel, key=lambda x: -x[0]) if r >= 0.5]
     return max(r for r, _ in rel), reasons
@@ -167,7 +171,7 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
             partial: bool = False) -> CheckRecord:
     name = brand_names.get(ev.brand, ev.brand)
     thr = channel_thresholds(thresholds, ev)
-    score, reasons = divergence_score(ev, thr)
+    score, reasons = _score(ev, thr)
     risk = score_to_risk(score)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
