@@ -2,7 +2,8 @@
 
 Genuine: the brand's logo printed on a product and photographed (vision.synth.photograph: perspective tilt,
 rotation, scale, lighting gradient, colour cast, blur, noise, JPEG 50-95, clutter). Counterfeit: the same
-photography of the logo altered by a family of vision.forge. Unbranded: a product with no logo, or with the logo
+photography of the logo altered by a family of vision.forge, printed at the genuine logo's scale (the forging
+margin is cropped off again). Unbranded: a product with no logo, or with the logo
 of a brand that is not registered. Everything is drawn from one seed.
 """
 
@@ -60,7 +61,7 @@ def generate(brands: list[str], genuine_per_brand: int, n_plain: int, n_unregist
             yield Item(f"{slug}__genuine_{i}", "genuine", slug, "genuine", split(slug),
                        synth.photograph(base, rng, style).image)
         for fam in families_for(slug):
-            fake = forge.forge(padded, fam, rng, wordmark=WORDMARKS.get(slug))
+            fake = forge.unpad(forge.forge(padded, fam, rng, wordmark=WORDMARKS.get(slug)), base.shape)
             yield Item(f"{slug}__{fam}", "counterfeit", slug, fam, split(slug), synth.photograph(fake, rng, style).image)
     for i in range(n_plain):
         yield Item(f"none__plain_{i}", "unbranded", None, "plain", "none", synth.photograph(None, rng, style).image)

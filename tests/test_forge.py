@@ -35,3 +35,17 @@ def test_one_piece_logos_are_cut_into_parts():
 def test_unknown_family_refused(samsung):
     with pytest.raises(ValueError, match="unknown counterfeit family"):
         forge.forge(samsung, "nope", np.random.default_rng(0))
+
+
+def test_unpad_prints_a_counterfeit_at_the_genuine_scale():
+    logo = synth.render_logo("samsung", 200)
+    padded = forge.pad_logo(logo)
+    # an alteration that stays inside the logo's frame: the genuine canvas comes back, pixel for pixel
+    same = forge.unpad(forge.forge(padded, "color_changed", np.random.default_rng(0)), logo.shape)
+    assert same.shape == logo.shape
+    np.testing.assert_array_equal(same[..., 3], logo[..., 3])
+    # ink moved out of the frame keeps its place: the frame grows to hold it
+    moved = padded.copy()
+    moved[2:6, 2:6, 3] = 255
+    out = forge.unpad(moved, logo.shape)
+    assert out.shape[0] > logo.shape[0] and out.shape[1] > logo.shape[1] and out[..., 3].sum() == moved[..., 3].sum()

@@ -26,6 +26,19 @@ def pad_logo(rgba: np.ndarray, frac: float = 0.15) -> np.ndarray:
     return np.pad(rgba, ((p, p), (p, p), (0, 0)))
 
 
+def unpad(rgba: np.ndarray, shape: tuple[int, ...], frac: float = 0.15) -> np.ndarray:
+    """A forged canvas (pad_logo's margin `frac` around a logo of `shape`) cropped back to the logo's own frame,
+    grown only where altered ink leaves it: a counterfeit is then printed at the genuine logo's scale, not shrunk by
+    the margin."""
+    h, w = shape[:2]
+    p = int(round(frac * max(h, w)))
+    x0, y0, x1, y1 = p, p, p + w, p + h
+    ys, xs = np.nonzero(rgba[..., 3] > 0)
+    if len(xs):
+        x0, y0, x1, y1 = min(x0, xs.min()), min(y0, ys.min()), max(x1, xs.max() + 1), max(y1, ys.max() + 1)
+    return rgba[y0:y1, x0:x1]
+
+
 def parts(alpha: np.ndarray, min_frac: float = 0.02) -> list[np.ndarray]:
     """Boolean masks of the logo's pieces of ink (largest first); pieces under `min_frac` of the ink are dropped."""
     ink = alpha > 127
