@@ -138,8 +138,8 @@ def test_copies_of_a_registered_product_photo_are_reported(product_gallery, tmp_
 
 def test_match_copy_finds_near_full_crops_at_any_aspect():
     """Copies at several crops and scales (one at almost the full width, where shrinking the listing could round
-    its template a pixel taller than the product photo) are found at their crop size, mirrored ones as mirrored;
-    another photo is not one."""
+    its template a pixel taller than the product photo) are found at their crop size, mirrored ones as mirrored,
+    in the product photo's colours; another photo is not one."""
     import cv2
 
     from vision.reuse import match_copy, structure
@@ -151,7 +151,27 @@ def test_match_copy_finds_near_full_crops_at_any_aspect():
     for x0, x1, y0, y1, size in [(20, 620, 2, 478, (498, 395)), (0, 640, 0, 480, (320, 240)),
                                  (100, 420, 60, 300, (416, 312))]:
         listing_rgb = cv2.resize(product[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
-        score, found, mirrored = match_copy(listing_rgb, view)
+        score, found, mirrored, gap = match_copy(listing_rgb, view)
         assert score > 0.85 and abs(found - (x1 - x0) / 640) < 0.03 and not mirrored, (x0, x1, score, found)
+        assert gap < 2.0, gap
         assert match_copy(listing_rgb[:, ::-1].copy(), view)[2]  # and its mirror image, as a mirrored copy
         assert match_copy(listing_rgb, structure(other, 200))[0] < 0.5
+
+
+def test_a_product_photo_in_other_colours_is_not_a_copy():
+    """Structure alone would call a product photo repainted in other colours (another product with the same outline)
+    a copy; the colour gap tells them apart, and find_reuse reports only the one in the photo's own colours."""
+    import cv2
+
+    from vision.reuse import ReuseConfig, match_copy, structure
+
+    rng = np.random.default_rng(5)
+    product = cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (0, 0), 5.0)
+    lab = cv2.cvtColor(product.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    lab[..., 1:] = -lab[..., 1:] + 25  # the same lightness, other hues: the grey structure nearly kept
+    repainted = (cv2.cvtColor(lab, cv2.COLOR_Lab2RGB).clip(0, 1) * 255).round().astype(np.uint8)
+    crop = product[100:400, 80:500]
+    same, painted = match_copy(crop, structure(product, 200)), match_copy(crop, structure(repainted, 200))
+    cfg = ReuseConfig()
+    assert same[0] >= cfg.min_correlation and same[3] <= cfg.max_colour_gap, same
+    assert painted[0] >= cfg.min_correlation and painted[3] > 4 * cfg.max_colour_gap, painted

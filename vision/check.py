@@ -24,7 +24,7 @@ from .load import LoadLimits, load_image
 from .log import logger
 from .match import match_brands
 from .record import CheckRecord
-from .reuse import ReuseConfig, find_reuse, report_reuse, structure
+from .reuse import ProductView, ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide, reads_other_text
 from .verify import Evidence, verify_brand
 from .wordmark import TextLine, normalise, other_text, read_text, reads_as, reference_lines, use_threads
@@ -78,7 +78,7 @@ class Context:
         """Brands whose registered wordmark the normalised reading `text` is, or nearly is."""
         return [slug for slug, b in self.brands.items() if b.wordmark and reads_as(text, normalise(b.wordmark), 4, 0.8)]
 
-    def product_view(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+    def product_view(self, path: str) -> ProductView:
         """A gallery product photo (gallery-relative path) as the reuse check compares it (cached)."""
         if path not in self._products:
             brand, file = path.split("/", 1)
