@@ -8,7 +8,8 @@ from vision.geometry import Geometry
 from vision.index import Entry
 from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
-from vision.verdict import VerdictConfig, decide, divergence_score, divergence_terms, score_to_risk
+from vision.verdict import (LOOKS_LIKE_RISK, VerdictConfig, decide, divergence_score, divergence_terms, score_to_risk,
+                            unverified_risk)
 from vision.verify import Evidence
 from vision.wordmark import Reading
 
@@ -30,9 +31,22 @@ def evidence(brand, quality=0.96, inliers=30, method="sift", shift=0.0, fit=1.0,
 
 
 def test_no_hits_or_nothing_verified_is_no_match():
-    for hits in ([], [hit("nike", 0.5)]):
+    for hits in ([], [hit("nike", CFG.no_match_threshold - 0.01)]):
         r = decide("p.jpg", hits, {}, {}, CFG)
         assert r.verdict == "no_match" and r.brand is None and r.risk == 0.0 and r.reasons
+
+
+def test_an_unverified_resemblance_carries_risk_up_to_looks_like():
+    """No brand verified: risk rises with the closest brand's similarity, to the "looks like" risk at
+    match_threshold, so it has no step there; the reasons say why."""
+    lo, hi = CFG.no_match_threshold, CFG.match_threshold
+    risks = [unverified_risk(s, CFG) for s in np.linspace(lo - 0.1, hi, 12)]
+    assert risks[0] == 0.0 and all(a <= b for a, b in zip(risks, risks[1:])) and risks[-1] == LOOKS_LIKE_RISK
+    near = decide("p.jpg", [hit("nike", hi - 0.01)], {"nike": evidence("nike", method="none")}, {"nike": "Nike"}, CFG)
+    assert near.verdict == "no_match" and 0.45 < near.risk < LOOKS_LIKE_RISK
+    assert near.reasons[1].startswith(f"risk {near.risk:.2f}: it resembles Nike")
+    above = decide("p.jpg", [hit("nike", hi)], {"nike": evidence("nike", method="none")}, {}, CFG)
+    assert above.verdict == "suspect" and above.risk == LOOKS_LIKE_RISK
 
 
 def test_confirmed_and_clean_is_consistent():
@@ -116,7 +130,9 @@ def test_a_wordmark_read_at_a_loose_fit_vouches_for_its_brand():
 def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():
     caption = {"samsung": replace(evidence("samsung", method="none", quality=0.2), other_text="BESTPRICEWWW")}
     r = decide("p.jpg", [hit("samsung", 0.88), hit("nike", 0.5)], caption, {"samsung": "Samsung"}, CFG)
-    assert r.verdict == "no_match" and r.risk == 0.0 and r.reasons[-1].startswith("text reads BESTPRICEWWW")
+    # the caption's resemblance to Samsung counts for nothing: the risk is Nike's
+    assert r.verdict == "no_match" and r.risk == unverified_risk(0.5, CFG) < 0.1
+    assert r.reasons[-1].startswith("text reads BESTPRICEWWW")
     assert "wordmark of Samsung" in r.reasons[-1]
     r = decide("p.jpg", [hit("samsung", 0.88), hit("nike", 0.8)], caption, {}, CFG)  # the next hypothesis speaks
     assert r.verdict == "suspect" and r.brand == "nike" and "could not be aligned" in r.reasons[0]

@@ -4,7 +4,8 @@ A brand is *confirmed* when its reference logo aligns onto the listing convincin
 high ink overlap). Its divergence score (geometry, detail, wordmark, colour) against the brand's calibrated
 threshold gives consistent / suspect. A brand that is only *resembled* (partial overlap: a lookalike or an altered
 mark) is judged by the same score, and its reasons say the match was partial. A brand that looks similar but
-cannot be aligned is suspect with risk 0.5 and that said, never silently consistent.
+cannot be aligned is suspect with risk 0.5 and that said, never silently consistent. A photo where no brand is
+verified is no_match, with a risk that rises with its closest unverified resemblance (`unverified_risk`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from .match import BrandHit
 from .record import Candidate, CheckRecord
 from .verify import Evidence
 from .wordmark import reads_as, unlike
+
+LOOKS_LIKE_RISK = 0.5  # risk of a brand the embedder sees (match_threshold) that could not be aligned
 
 
 @dataclass(frozen=True)
@@ -154,17 +157,29 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         ev = evidence.get(top.brand)
         why = ("not verified" if ev is None else ev.alignment.note if not ev.aligned else
                f"the best fit overlaps {overlap(ev):.0%}, no more than a plain shape of that outline would")
-        return _record(path, "suspect", top, ev, name, cands, 0.5,
+        return _record(path, "suspect", top, ev, name, cands, LOOKS_LIKE_RISK,
                        [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned "
                         f"with its reference ({why}); geometry and detail were not checked"])
+    risk = unverified_risk(top.similarity, cfg) if top else 0.0
     top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
     reasons = [f"no registered brand found in the photo{closest}"]
+    if risk > 0:
+        reasons.append(f"risk {risk:.2f}: it resembles {brand_names.get(top.brand, top.brand)} somewhat, and an "
+                       f"altered logo that no longer aligns looks like this too")
     for text in dict.fromkeys(other.values()):  # one line per reading, however many wordmarks it resembled
         names = ", ".join(brand_names.get(b, b) for b, t in other.items() if t == text)
         reasons.append(f"text reads {text[:40]}: it resembles the wordmark of {names} to the embedder, not to OCR")
-    return CheckRecord(path=path, verdict="no_match", risk=0.0, similarity=top.similarity if top else None,
+    return CheckRecord(path=path, verdict="no_match", risk=risk, similarity=top.similarity if top else None,
                        candidates=cands, reasons=reasons)
+
+
+def unverified_risk(similarity: float, cfg: VerdictConfig) -> float:
+    """Risk of a photo whose closest brand (`similarity`) could not be verified: 0 at no_match_threshold, rising
+    to LOOKS_LIKE_RISK at match_threshold, where such a photo becomes "looks like" (so risk has no step there). An
+    altered logo that no longer aligns then ranks above a verified clean print, not level with it at 0."""
+    span = max(cfg.match_threshold - cfg.no_match_threshold, 1e-6)
+    return LOOKS_LIKE_RISK * min(1.0, max(0.0, (similarity - cfg.no_match_threshold) / span))
 
 
 def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: dict[str, float],
