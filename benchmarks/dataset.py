@@ -3,8 +3,8 @@
 Genuine: the brand's logo printed on a product and photographed (vision.synth.photograph: perspective tilt,
 rotation, scale, lighting gradient, colour cast, blur, noise, JPEG 50-95, clutter). Counterfeit: the same
 photography of the logo altered by a family of vision.forge, printed at the genuine logo's scale (the forging
-margin is cropped off again). Unbranded: a product with no logo, or with the logo
-of a brand that is not registered. Everything is drawn from one seed.
+margin is cropped off again); no "mirrored" counterfeit of a mirror-symmetric logo. Unbranded: a product with no
+logo, or with the logo of a brand that is not registered. Everything is drawn from one seed.
 """
 
 from __future__ import annotations

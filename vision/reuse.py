@@ -1,7 +1,7 @@
 """Stage: is the listing photo a copy of one of the brand's own registered product photos?
 
 Sellers of fakes often show the genuine product's official photo. A copy may be cropped, resized, re-compressed,
-watermarked or mirrored. Two steps, cheapest first:
+watermarked or mirrored. Three steps, cheapest first:
 
 1. the whole photo's embedding (and its mirror's) against the gallery's product photos (k-NN): a few candidates;
 2. the proof: the listing, scaled over a range of crop sizes (and mirrored), is searched inside the candidate by
@@ -42,8 +42,8 @@ class ReuseConfig:
     band: float = 0.1  # height of the worst-differing band left out (share of the template's height; 0: none)
     min_correlation: float = 0.6  # structure a copy must reach ...
     max_colour_gap: float = 5.0  # ... with colours this close (median CIELAB delta E); measured on benchmarks/
-    # signals.py's edited copies and new photos (seeds 0-2): copies <= 1.5 in 95% of cases (watermarked small crops
-    # up to 11), other photos placed at a correlation >= 0.6 >= 6 (95%: >= 22)
+    # signals.py's edited copies and new photos (seeds 0-2): copies <= 1.6 in 95% of cases (watermarked small crops
+    # up to 11); other photos placed at a correlation >= 0.5 all >= 6, 95% >= 20
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _search(listing: "_Listing", product: np.ndarray, crops, mirrors) -> tuple:
 def _banded(product: np.ndarray, found: tuple, frac: float) -> float:
     """The correlation of `_search`'s best placement `found` with the horizontal band (`frac` of the template's
     height) where template and product differ most left out; -1 when nothing was placed."""
-    corr, _, _, (x, y), t = found
+    _, _, _, (x, y), t = found
     if t is None or frac <= 0:
         return -1.0
     p = product[y:y + t.shape[0], x:x + t.shape[1]]
@@ -138,8 +138,9 @@ def _banded(product: np.ndarray, found: tuple, frac: float) -> float:
 
 
 class _Listing:
-    """The listing's grey image (shrunk once to the products' size) and its band-passed templates by size: product
-    photos of one size ask for the same templates, so each is made once per listing, not once per candidate."""
+    """The listing's colours and grey image (shrunk once to the products' size) and its band-passed templates by
+    size: product photos of one size ask for the same templates, so each is made once per listing, not once per
+    candidate."""
 
     def __init__(self, rgb: np.ndarray, cfg: ReuseConfig):
         self.aspect = rgb.shape[0] / rgb.shape[1]
@@ -175,14 +176,16 @@ def match_copy(listing_rgb: np.ndarray | _Listing, product: ProductView,
 
 def _colour_gap(listing: _Listing, lab: np.ndarray, found: tuple) -> float:
     """Median CIELAB delta E between the listing and the product photo's colours (`lab`) at `_search`'s placement
-    `found` (the median, so that a watermark's pixels do not count)."""
+    `found` (the median, so that a watermark's pixels do not count); inf when nothing was placed."""
     _, _, mirrored, (x, y), t = found
+    if t is None:
+        return np.inf
     h, w = t.shape
     mine = _lab(listing.rgb[:, ::-1] if mirrored else listing.rgb, (w, h))
     return float(np.median(np.linalg.norm(mine - lab[y:y + h, x:x + w], axis=2)))
 
 
-def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], tuple],
+def find_reuse(index: RefIndex, whole: np.ndarray, rgb: np.ndarray, product_view: Callable[[str], ProductView],
                also: list[str] = (), cfg: ReuseConfig = ReuseConfig()) -> Reuse | None:
     """The registered product photo `rgb` copies, or None. `whole`: (2, dim) embeddings of the photo and its
     mirror image; `also`: product photos to verify anyway (the matched brand's: a small crop of a product photo
