@@ -160,7 +160,9 @@ def test_match_copy_finds_near_full_crops_at_any_aspect():
 
 def test_a_product_photo_in_other_colours_is_not_a_copy():
     """Structure alone would call a product photo repainted in other colours (another product with the same outline)
-    a copy; the colour gap tells them apart, and find_reuse reports only the one in the photo's own colours."""
+    a copy; the colour gap tells them apart, and the palette test skips the search altogether."""
+    from dataclasses import replace
+
     import cv2
 
     from vision.reuse import ReuseConfig, match_copy, structure
@@ -171,7 +173,11 @@ def test_a_product_photo_in_other_colours_is_not_a_copy():
     lab[..., 1:] = -lab[..., 1:] + 25  # the same lightness, other hues: the grey structure nearly kept
     repainted = (cv2.cvtColor(lab, cv2.COLOR_Lab2RGB).clip(0, 1) * 255).round().astype(np.uint8)
     crop = product[100:400, 80:500]
-    same, painted = match_copy(crop, structure(product, 200)), match_copy(crop, structure(repainted, 200))
     cfg = ReuseConfig()
+    same = match_copy(crop, structure(product, 200), cfg)
     assert same[0] >= cfg.min_correlation and same[3] <= cfg.max_colour_gap, same
+    # searched anyway (no palette test), the repainted photo correlates like a copy; its colours do not agree
+    painted = match_copy(crop, structure(repainted, 200), replace(cfg, min_palette=0.0))
     assert painted[0] >= cfg.min_correlation and painted[3] > 4 * cfg.max_colour_gap, painted
+    # and its palette lacks the listing's colours, so by default it is not searched at all
+    assert match_copy(crop, structure(repainted, 200), cfg) == (-1.0, 0.0, False, np.inf)

@@ -3,7 +3,9 @@
 Sellers of fakes often show the genuine product's official photo. A copy may be cropped, resized, re-compressed,
 watermarked or mirrored. Three steps, cheapest first:
 
-1. the whole photo's embedding (and its mirror's) against the gallery's product photos (k-NN): a few candidates;
+1. the whole photo's embedding (and its mirror's) against the gallery's product photos (k-NN): a few candidates,
+   of which only those whose palette holds nearly all of the listing's colours are searched (a copy's colours are
+   its source's);
 2. the proof: the listing, scaled over a range of crop sizes (and mirrored), is searched inside the candidate by
    normalised cross-correlation of *structure* (a band-pass of the grey image), at two resolutions. A copy agrees
    with its source at every pixel; a new photograph of the same product or logo does not, and band-passing removes
@@ -36,6 +38,9 @@ class ReuseConfig:
     min_similarity: float = 0.45  # whole-photo embedding similarity below which a product photo is not a candidate
     brands: int = 2  # the product photos of the best brand hypotheses by logo are verified too
     side: int = 200  # product photos are compared at this longest side (and at half of it, for the search)
+    min_palette: float = 0.8  # share of the listing's pixels whose colour (to a CIELAB bin of 6 and its neighbours)
+    # the product photo has, below which it is not searched: copies have >= 0.97 (benchmarks/signals.py, seeds 0-2),
+    # 95% of other candidates < 0.8; checking costs 0.15 ms, a search 3.5 ms
     min_crop: float = 0.35  # smallest crop searched: the listing's width as a share of the product photo's
     scales: int = 20  # crop sizes searched (at half resolution) between min_crop and 1
     min_coarse: float = 0.35  # the half-resolution search must reach this correlation to be refined
@@ -61,6 +66,11 @@ class ProductView:
     coarse: np.ndarray  # (h, w) float32 band-passed grey at longest side `side / 2`
     fine: np.ndarray  # the same at longest side `side`
     lab: np.ndarray  # (h, w, 3) float32 CIELAB at the fine size
+    palette: np.ndarray  # (L, a, b) uint8 bins of PALETTE_BIN CIELAB units: 1 where the photo has that colour or a
+    # neighbouring one
+
+
+PALETTE_BIN = 6.0  # CIELAB units per palette bin
 
 
 def product_candidates(index: RefIndex, whole: np.ndarray, cfg: ReuseConfig = ReuseConfig()) -> list[str]:
@@ -85,7 +95,22 @@ def structure(rgb: np.ndarray, side: int) -> ProductView:
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     h, w = grey.shape
     coarse, fine = ((max(1, round(w * n / max(h, w))), max(1, round(h * n / max(h, w)))) for n in (side // 2, side))
-    return ProductView(_band(grey, coarse), _band(grey, fine), _lab(rgb, fine))
+    lab = _lab(rgb, fine)
+    return ProductView(_band(grey, coarse), _band(grey, fine), lab, _palette(lab))
+
+
+def _bins(lab: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Palette bin indices (L, a, b) of CIELAB pixels, offset by one so that every bin has neighbours."""
+    q = ((lab + np.float32([0, 128, 128])) / PALETTE_BIN).astype(np.int32) + 1
+    return q[..., 0], q[..., 1], q[..., 2]
+
+
+def _palette(lab: np.ndarray) -> np.ndarray:
+    grid = np.zeros((int(100 / PALETTE_BIN) + 3, int(256 / PALETTE_BIN) + 3, int(256 / PALETTE_BIN) + 3), np.uint8)
+    grid[_bins(lab)] = 1
+    # JPEG and resampling move a colour a little: its neighbouring bins count too
+    grid = np.stack([cv2.dilate(g, np.ones((3, 3), np.uint8)) for g in grid])
+    return np.maximum(grid, np.maximum(np.roll(grid, 1, 0), np.roll(grid, -1, 0)))
 
 
 def _lab(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -149,6 +174,14 @@ class _Listing:
         self.rgb = cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else rgb
         self.grey = cv2.cvtColor(self.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
         self._templates: dict[tuple[int, int], np.ndarray] = {}
+        self._bins: tuple[np.ndarray, ...] | None = None
+
+    def coverage(self, palette: np.ndarray) -> float:
+        """Share of the listing's pixels (at a quarter of the products' size) whose colour `palette` holds."""
+        if self._bins is None:
+            small = (max(1, self.rgb.shape[1] // 2), max(1, self.rgb.shape[0] // 2))
+            self._bins = _bins(_lab(self.rgb, small))
+        return float(palette[self._bins].mean())
 
     def template(self, w: int, h: int) -> np.ndarray:
         if (w, h) not in self._templates:
@@ -161,8 +194,11 @@ def match_copy(listing_rgb: np.ndarray | _Listing, product: ProductView,
     """(score, crop, mirrored, colour gap) of the listing as a copy of `product`: crop sizes and both orientations
     searched at half resolution, the best refined in 1% steps at full resolution; the score is the best correlation
     of the two, each also with its worst band left out (`_banded`); the colour gap is the median CIELAB delta E at
-    the full-resolution placement (inf when the search did not get that far)."""
+    the full-resolution placement (inf when the search did not get that far). A product photo whose palette lacks
+    the listing's colours (`ReuseConfig.min_palette`) is not searched: (-1, 0, False, inf)."""
     listing = listing_rgb if isinstance(listing_rgb, _Listing) else _Listing(listing_rgb, cfg)
+    if listing.coverage(product.palette) < cfg.min_palette:
+        return -1.0, 0.0, False, np.inf
     coarse = _search(listing, product.coarse, np.geomspace(1.0, cfg.min_crop, cfg.scales), (False, True))
     if coarse[0] < cfg.min_coarse:
         return (*coarse[:3], np.inf)
