@@ -81,6 +81,10 @@ def check_photo(svc: Service, photo: str | None):
         rec, picture = check_and_explain(svc.ctx, photo, path=Path(photo).name)
     reasons = "\n".join(f"- {r}" for r in rec.reasons) or "- (no reasons)"
     cands = []
+    if rec.reused_reference:  # the brand's own product photo this listing copies: the reviewer sees it first
+        thumb = thumbnail(svc.ctx.gallery.root / rec.reused_reference)
+        if thumb is not None:
+            cands.append((thumb, f"copied from {rec.reused_reference}"))
     for c in rec.candidates[:5]:
         thumb = thumbnail(svc.ctx.gallery.root / c.reference)
         if thumb is not None:
@@ -261,8 +265,8 @@ def build(svc: Service) -> gr.Blocks:
                         reasons = gr.Markdown(elem_id="reasons")
                         picture = gr.Image(label="Listing · matched reference · divergence map", interactive=False,
                                            elem_id="evidence", format="png")
-                candidates = gr.Gallery(label="Top candidate references", columns=5, height=200,
-                                        elem_id="candidates", object_fit="contain")
+                candidates = gr.Gallery(label="Copied product photo (if any) · top candidate references", columns=5,
+                                        height=200, elem_id="candidates", object_fit="contain")
                 with gr.Accordion("Verdict record (JSON)", open=False):
                     record = gr.JSON()
                 go.click(partial(check_photo, svc), photo, [verdict, reasons, picture, candidates, record],

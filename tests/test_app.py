@@ -177,3 +177,28 @@ def test_browser_upload_shows_verdict_and_evidence(app_url, photos):
             browser.close()
     shot = np.asarray(Image.open(ARTIFACTS / "app-check.png"))
     assert shot.shape[0] > 500 and shot.std() > 10  # a real rendering, not a blank page
+
+
+def test_a_copied_product_photo_is_shown_first(built_gallery, tmp_path):
+    """The Check tab's gallery opens with the brand's own product photo that the listing copies (the app's function,
+    without the server)."""
+    import app
+    from vision.gallery import Gallery, add_references
+
+    root = tmp_path / "g"
+    shutil.copytree(built_gallery, root)
+    product = tmp_path / "nike_product.jpg"
+    style = synth.PhotoStyle(logo_frac=(0.3, 0.5), tilt=0.08, rotation=10, jpeg=(85, 95))
+    synth.save_rgb(product, synth.photograph(synth.render_logo("nike", 256), np.random.default_rng(7), style).image)
+    add_references(Gallery(root), "nike", [product], kind="product")
+    src = Image.open(product)
+    copy = tmp_path / "copy.jpg"
+    src.crop((40, 30, src.width - 60, src.height - 20)).save(copy, quality=70)
+    svc = app.Service(str(root), None, tmp_path / "work")
+    _, reasons, _, cands, row = app.check_photo(svc, str(copy))
+    assert row["reused_reference"] and row["reused_reference"].startswith("nike/products/")
+    assert cands[0][1] == f"copied from {row['reused_reference']}" and "own product photo" in reasons
+    new = tmp_path / "new.jpg"  # a new photo of the same logo: candidates only
+    synth.save_rgb(new, listing("nike", 8, logo_frac=(0.3, 0.5), tilt=0.08, rotation=10))
+    _, _, _, cands, row = app.check_photo(svc, str(new))
+    assert row["reused_reference"] is None and not any(c[1].startswith("copied from") for c in cands)
