@@ -2,7 +2,9 @@
 
 Both inks are blurred a little (so a pixel of misalignment is not a difference), their absolute difference is the
 divergence map, and thin differences along edges are opened away so that what remains is a *region* that differs:
-a missing, added or moved piece. Ink area ratio tells thicker or thinner strokes.
+a missing, added or moved piece. A region that a small local shift of the listing's ink makes vanish is left out:
+that is misregistration (a homography's error grows toward one end of a tilted print), not a piece that differs.
+Ink area ratio tells thicker or thinner strokes.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ def stroke_px(ink: np.ndarray) -> float:
     return 2.0 * float(np.median(ridge)) if len(ridge) else 1.0
 
 
-def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0) -> Detail:
+def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, slack: float = 0.02,
+               min_region: float = 0.012) -> Detail:
     """ref_ink, warped: (h, w) float in [0, 1] in the reference frame -> Detail. `tolerance` (pixels) widens the
-    blur, e.g. to the size of a photo pixel in the reference frame."""
+    blur, e.g. to the size of a photo pixel in the reference frame. A region over `min_region` of the ink is
+    measured again with the listing's ink shifted locally by up to `slack` of the logo's size, and keeps its
+    smallest area."""
     sw = stroke_px(ref_ink)
     sigma = max(1.0, 0.25 * sw, tolerance)
     a = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), sigma)
@@ -41,7 +46,35 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0) 
     k = max(3, int(round(0.6 * sw)) | 1)
     diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     area = max(1.0, float((ref_ink > 0.5).sum()))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
-    blob = float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
+    blob = 0.0
+    ys, xs = np.nonzero(ref_ink > 0.5)
+    size = float(max(np.ptp(xs), np.ptp(ys)) + 1) if len(xs) else 1.0
+    for i in sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA]):
+        raw = float(stats[i, cv2.CC_STAT_AREA])
+        if raw <= blob:
+            break  # the rest are smaller than what is already found
+        blob = raw if raw <= min_region * area else max(
+            blob, _unexplained(a, b, labels == i, stats[i], max(1, round(slack * size)), k))
     return Detail(diff_frac=float(diff.sum()) / area, blob_frac=blob / area,
                   ink_ratio=float((warped > 0.5).sum()) / area, heat=heat)
+
+
+def _unexplained(a: np.ndarray, b: np.ndarray, region: np.ndarray, stat: np.ndarray, r: int, k: int) -> float:
+    """Area of `region` (a differing region of blurred inks a, b) that is left when the listing's ink `b` is
+    shifted by the best (dx, dy) within +-r pixels around it (0 when a shift explains it all)."""
+    x, y, w, h = (int(v) for v in stat[:4])
+    H, W = a.shape
+    x0, y0, x1, y1 = max(0, x - r - k), max(0, y - r - k), min(W, x + w + r + k), min(H, y + h + r + k)
+    pad = cv2.copyMakeBorder(b, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    aw, mask = a[y0:y1, x0:x1], region[y0:y1, x0:x1]
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    best = float(mask.sum())
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            bw = pad[y0 + r + dy:y1 + r + dy, x0 + r + dx:x1 + r + dx]
+            d = cv2.morphologyEx((np.abs(aw - bw) > 0.5).astype(np.uint8), cv2.MORPH_OPEN, kernel)
+            best = min(best, float((d.astype(bool) & mask).sum()))
+            if best == 0:
+                return 0.0
+    return best
