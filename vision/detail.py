@@ -44,7 +44,8 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, 
     heat = np.abs(a - b)
     diff = (heat > 0.5).astype(np.uint8)
     k = max(3, int(round(0.6 * sw)) | 1)
-    diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, kernel)
     area = max(1.0, float((ref_ink > 0.5).sum()))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
     blob = 0.0
@@ -55,20 +56,21 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, 
         if raw <= blob:
             break  # the rest are smaller than what is already found
         blob = raw if raw <= min_region * area else max(
-            blob, _unexplained(a, b, labels == i, stats[i], max(1, round(slack * size)), k))
+            blob, _unexplained(a, b, labels == i, stats[i], max(1, round(slack * size)), kernel))
     return Detail(diff_frac=float(diff.sum()) / area, blob_frac=blob / area,
                   ink_ratio=float((warped > 0.5).sum()) / area, heat=heat)
 
 
-def _unexplained(a: np.ndarray, b: np.ndarray, region: np.ndarray, stat: np.ndarray, r: int, k: int) -> float:
-    """Area of `region` (a differing region of blurred inks a, b) that is left when the listing's ink `b` is
-    shifted by the best (dx, dy) within +-r pixels around it (0 when a shift explains it all)."""
+def _unexplained(a: np.ndarray, b: np.ndarray, region: np.ndarray, stat: np.ndarray, r: int,
+                 kernel: np.ndarray) -> float:
+    """Area of `region` (a differing region of blurred inks a, b, opened with `kernel`) that is left when the
+    listing's ink `b` is shifted by the best (dx, dy) within +-r pixels around it (0 when a shift explains it all)."""
     x, y, w, h = (int(v) for v in stat[:4])
+    k = kernel.shape[0]
     H, W = a.shape
     x0, y0, x1, y1 = max(0, x - r - k), max(0, y - r - k), min(W, x + w + r + k), min(H, y + h + r + k)
     pad = cv2.copyMakeBorder(b, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
     aw, mask = a[y0:y1, x0:x1], region[y0:y1, x0:x1]
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     best = float(mask.sum())
     for dy in range(-r, r + 1):
         for dx in range(-r, r + 1):
