@@ -51,12 +51,13 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, 
     blob = 0.0
     ys, xs = np.nonzero(ref_ink > 0.5)
     size = float(max(np.ptp(xs), np.ptp(ys)) + 1) if len(xs) else 1.0
+    r = round(slack * size)  # pixels (0: no shift test)
     for i in sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA]):
         raw = float(stats[i, cv2.CC_STAT_AREA])
         if raw <= blob:
             break  # the rest are smaller than what is already found
-        blob = raw if raw <= min_region * area else max(
-            blob, _unexplained(a, b, labels == i, stats[i], max(1, round(slack * size)), kernel))
+        blob = raw if raw <= min_region * area or r == 0 else max(
+            blob, _unexplained(a, b, labels == i, stats[i], r, kernel))
     return Detail(diff_frac=float(diff.sum()) / area, blob_frac=blob / area,
                   ink_ratio=float((warped > 0.5).sum()) / area, heat=heat)
 
