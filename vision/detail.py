@@ -31,6 +31,12 @@ def stroke_px(ink: np.ndarray) -> float:
     return 2.0 * float(np.median(ridge)) if len(ridge) else 1.0
 
 
+def ink_extent(ink: np.ndarray) -> float:
+    """The longest side of the ink's bounding box in pixels (ink > 0.5; 0 when there is none)."""
+    ys, xs = np.nonzero(ink > 0.5)
+    return float(max(np.ptp(xs), np.ptp(ys)) + 1) if len(xs) else 0.0
+
+
 def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, slack: float = 0.02,
                min_region: float = 0.012) -> Detail:
     """ref_ink, warped: (h, w) float in [0, 1] in the reference frame -> Detail. `tolerance` (pixels) widens the
@@ -49,9 +55,7 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, 
     area = max(1.0, float((ref_ink > 0.5).sum()))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(diff, connectivity=8)
     blob = 0.0
-    ys, xs = np.nonzero(ref_ink > 0.5)
-    size = float(max(np.ptp(xs), np.ptp(ys)) + 1) if len(xs) else 1.0
-    r = round(slack * size)  # pixels (0: no shift test)
+    r = round(slack * ink_extent(ref_ink))  # pixels (0: no shift test)
     for i in sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA]):
         raw = float(stats[i, cv2.CC_STAT_AREA])
         if raw <= blob:

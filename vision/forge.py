@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detail import stroke_px
+from .detail import ink_extent, stroke_px
 
 FAMILIES = ("part_moved", "part_scaled", "part_rotated", "part_missing", "letters_swapped", "letter_substituted",
             "retypeset", "mirrored", "stroke_thicker", "stroke_thinner", "local_warp", "color_changed", "lookalike")
@@ -71,11 +71,6 @@ def _pick(ps: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     return big[int(rng.integers(len(big)))]
 
 
-def _extent(alpha: np.ndarray) -> float:
-    ys, xs = np.nonzero(alpha > 127)
-    return float(max(xs.max() - xs.min(), ys.max() - ys.min()) + 1)
-
-
 def _move_part(rgba: np.ndarray, part: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Apply the 2x3 affine M to the pixels of `part` only."""
     h, w = part.shape
@@ -97,7 +92,7 @@ def forge(rgba: np.ndarray, family: str, rng: np.random.Generator, wordmark: str
           colors: tuple[str, ...] = ()) -> np.ndarray:
     """Return a counterfeit of `rgba` (already padded with pad_logo) in `family` (see FAMILIES)."""
     alpha = rgba[..., 3]
-    size = _extent(alpha)
+    size = ink_extent(alpha > 127)
     if family == "part_moved":
         part = _pick(_split(alpha, rng), rng)
         d = rng.uniform(0.07, 0.14) * size

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .align import mask_f
+from .detail import ink_extent
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,9 @@ def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2,
     Each part is template-matched within +-`search` of the logo size around where the global fit put it; its fit
     forgives `tol` pixels of misregistration."""
     h, w = ref_ink.shape
-    ys, xs = np.nonzero(ref_ink > 0.5)
-    if len(xs) == 0:
+    size = ink_extent(ref_ink)
+    if size == 0:
         return Geometry((), 0.0, 1.0)
-    size = float(max(np.ptp(xs), np.ptp(ys)) + 1)
     ps = reference_parts(ref_ink)
     if len(ps) < 2:
         return Geometry((), 0.0, 1.0)
