@@ -17,9 +17,6 @@ import numpy as np
 from vision import forge, synth
 from vision.brands import EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, icon_pool, split
 
-GEOMETRIC = [f for f in forge.FAMILIES if f not in forge.WORDMARK_FAMILIES]
-
-
 @dataclass(frozen=True)
 class Item:
     name: str  # file stem
@@ -56,7 +53,7 @@ def mirror_symmetric(rgba: np.ndarray, min_iou: float = 0.95) -> bool:
 
 def families_for(slug: str) -> list[str]:
     """Every family that applies: the wordmark families only to brands whose logo is a wordmark."""
-    return list(forge.FAMILIES) if slug in WORDMARKS else GEOMETRIC
+    return list(forge.FAMILIES) if slug in WORDMARKS else list(forge.GEOMETRIC_FAMILIES)
 
 
 def generate(brands: list[str], genuine_per_brand: int, n_plain: int, n_unregistered: int,

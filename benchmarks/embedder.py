@@ -5,6 +5,9 @@ The gallery holds every brand of vision.brands.BRANDS (seen and unseen), one log
 Queries are generated listing photos of the unseen (eval) brands, and for reference of the seen ones:
   * crop: the logo's true box with a margin (the embedder alone);
   * photo: the whole photo through the check path's candidates + k-NN (find_candidates, match_brands).
+A third set, "altered", photographs unseen brands' logos altered by a random geometric counterfeit family
+(vision.forge: a part moved, scaled, turned or missing, mirrored, strokes, local warp, a part recoloured,
+lookalike): retrieval must still name the imitated brand, or verification never compares the knock-off with it.
 Prints recall@1 and recall@5 of the brand for each model.
 
     python benchmarks/embedder.py [--photos 6] [--models efficientnet_lite0_imagenet logo_lite0 logo_lite0_int8]
@@ -23,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vision import synth  # noqa: E402
+from vision import forge, synth  # noqa: E402
 from vision.brands import BRANDS, EVAL_BRANDS, TRAIN_BRANDS  # noqa: E402
 from vision.candidates import find_candidates  # noqa: E402
 from vision.embed import WEIGHTS_DIR, embed, load_embedder  # noqa: E402
@@ -31,12 +34,17 @@ from vision.index import Entry, RefIndex, reference_views  # noqa: E402
 from vision.match import match_brands  # noqa: E402
 
 
-def queries(brands: list[str], per_brand: int, seed: int) -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
+def queries(brands: list[str], per_brand: int, seed: int,
+            altered: bool = False) -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
     rng = np.random.default_rng(seed)
     out = []
     for slug in brands:
-        logo = synth.render_logo(slug, 256, color=synth.print_color(slug))
+        genuine = synth.render_logo(slug, 256, color=synth.print_color(slug))
         for _ in range(per_brand):
+            logo = genuine
+            if altered:
+                fam = forge.GEOMETRIC_FAMILIES[int(rng.integers(len(forge.GEOMETRIC_FAMILIES)))]
+                logo = forge.unpad(forge.forge(forge.pad_logo(genuine), fam, rng), genuine.shape)
             p = synth.photograph(logo, rng)
             q = p.quad
             pad = 0.1 * (q.max(0) - q.min(0))
@@ -92,14 +100,16 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "embedder.json")
     args = ap.parse_args()
     sets = {"unseen": queries(EVAL_BRANDS, args.photos, args.seed),
-            "seen": queries(TRAIN_BRANDS[::3], args.photos, args.seed + 1)}
+            "seen": queries(TRAIN_BRANDS[::3], args.photos, args.seed + 1),
+            "altered": queries(EVAL_BRANDS, args.photos, args.seed + 2, altered=True)}
     report = {}
     for model in args.models:
         report[model] = {name: evaluate(model, qs, args.threads) for name, qs in sets.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"{len(BRANDS)} brands in the gallery; {args.photos} photos per brand; "
-          f"unseen = {len(EVAL_BRANDS)} eval brands, seen = {len(TRAIN_BRANDS[::3])} train brands")
+          f"unseen = {len(EVAL_BRANDS)} eval brands, seen = {len(TRAIN_BRANDS[::3])} train brands, "
+          f"altered = the eval brands' logos altered by a counterfeit family")
     print(f"{'model':30s}{'set':>8s}{'crop R@1':>10s}{'crop R@5':>10s}{'photo R@1':>11s}{'photo R@5':>11s}")
     for model, sets_ in report.items():
         for name, r in sets_.items():

@@ -94,7 +94,8 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
         rec = check_image(ctx, img)
         assert not (rec.verdict == "suspect" and rec.brand == "samsung"), (seed, rec.reasons)
         if unvetted.brand == "samsung":
-            assert rec.verdict == "no_match" and "text reads BESTPRICE" in rec.reasons[-1], (seed, rec.reasons)
+            reading = rec.reasons[-1].removeprefix("text reads ").split(":")[0]
+            assert rec.verdict == "no_match" and reading and reading in "BESTPRICESHOPDEALS", (seed, rec.reasons)
     assert looked_like >= 1
 
 

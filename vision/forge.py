@@ -18,6 +18,7 @@ from .detail import ink_extent, stroke_px
 FAMILIES = ("part_moved", "part_scaled", "part_rotated", "part_missing", "letters_swapped", "letter_substituted",
             "retypeset", "mirrored", "stroke_thicker", "stroke_thinner", "local_warp", "color_changed", "lookalike")
 WORDMARK_FAMILIES = ("letters_swapped", "letter_substituted", "retypeset")
+GEOMETRIC_FAMILIES = tuple(f for f in FAMILIES if f not in WORDMARK_FAMILIES)  # any logo, no text needed
 
 
 def pad_logo(rgba: np.ndarray, frac: float = 0.15) -> np.ndarray:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import forge
 from .brands import TRAIN_BRANDS, icon_pool
 from .embed import WEIGHTS_DIR, Manifest, letterbox
 from .export import LITE_MEAN, LITE_STD, _torch, build_embedding_model, export_onnx
@@ -55,6 +56,7 @@ class TrainConfig:
     threads: int = 2
     checkpoint_every: int = 100
     photo_size: tuple[int, int] = (320, 240)
+    altered: float = 0.3  # share of photo views whose logo a counterfeiter altered (vision.forge), still a positive
 
 
 def training_logos() -> list[str]:
@@ -112,6 +114,15 @@ def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
     return photo.image[y0:y1, x0:x1]
 
 
+def altered(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The logo altered by one of forge's geometric families (a part moved, missing, recoloured, strokes, ...).
+
+    Retrieval must still name the brand a knock-off imitates, so that verification can compare it with the brand's
+    references: an embedder that only knows intact logos sends a logo missing half its ink to `no_match`."""
+    fam = forge.GEOMETRIC_FAMILIES[int(rng.integers(len(forge.GEOMETRIC_FAMILIES)))]
+    return forge.unpad(forge.forge(forge.pad_logo(rgba), fam, rng), rgba.shape)
+
+
 def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
     """(refs, photos): two (batch, 3, S, S) float32 arrays, row i of both showing the same logo."""
     rng = np.random.default_rng([cfg.seed, step])
@@ -123,6 +134,8 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray,
             continue
         views = reference_views(rgba, "logo")
         refs.append(letterbox(views[int(rng.integers(len(views)))][1], cfg.input_size))
+        if rng.random() < cfg.altered:
+            rgba = altered(rgba, rng)
         photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
     norm = lambda xs: ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
                        / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
