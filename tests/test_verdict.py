@@ -1,6 +1,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from vision.align import Alignment
 from vision.detail import Detail
@@ -8,8 +9,8 @@ from vision.geometry import Geometry
 from vision.index import Entry
 from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
-from vision.verdict import (LOOKS_LIKE_RISK, VerdictConfig, decide, divergence_score, divergence_terms, score_to_risk,
-                            unverified_risk)
+from vision.verdict import (LOOKS_LIKE_RISK, RESOLVED_PX, VerdictConfig, decide, divergence_score, divergence_terms,
+                            score_to_risk, unverified_risk)
 from vision.verify import Evidence
 from vision.wordmark import Reading
 
@@ -82,6 +83,18 @@ def test_unaligned_lookalike_is_suspect_and_says_so():
     partial = {"nike": evidence("nike", quality=0.65, inliers=3, method="shape")}
     r = decide("p.jpg", [hit("nike", 0.65)], partial, {}, CFG)
     assert r.verdict == "suspect" and "resembles" in r.reasons[0]
+
+
+def test_an_unaligned_print_too_fine_to_resolve_carries_less_risk():
+    """Genuine prints whose strokes are about a photo pixel wide fail to align as well: still suspect and said, but
+    the failure alone ranks below one at a resolved print."""
+    fine = replace(evidence("astonmartin", method="none", quality=0.35), resolution=1.0)
+    r = decide("p.jpg", [hit("astonmartin", 0.9)], {"astonmartin": fine}, {}, CFG)
+    assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0]
+    assert r.risk == pytest.approx(LOOKS_LIKE_RISK / RESOLVED_PX) and "too fine to verify" in r.reasons[-1]
+    resolved = {"astonmartin": replace(fine, resolution=RESOLVED_PX)}
+    r = decide("p.jpg", [hit("astonmartin", 0.9)], resolved, {}, CFG)
+    assert r.risk == LOOKS_LIKE_RISK and len(r.reasons) == 1
 
 
 def test_a_partial_fit_to_a_far_less_similar_brand_does_not_outrank_an_unaligned_one():

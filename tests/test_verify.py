@@ -48,3 +48,18 @@ def test_a_loose_fit_is_aligned_again_in_the_box_it_outlines():
     assert align_logo(image, cut, ink, CFG).quality < 0.7
     ev = verify_brand(image, [cut], "nike", "nike/logo.png", ink, CFG)
     assert ev.box != cut and ev.alignment.quality >= 0.9
+
+
+def test_an_unaligned_print_reports_an_upper_bound_of_its_resolution():
+    """Aston Martin's wings printed small: the lines are finer than a photo pixel and the reference cannot be aligned.
+    The evidence still says how fine the print is (the reference's stroke width if its ink filled the box), which
+    is never below the true stroke width and tells the verdict that the failure says little."""
+    from vision.detail import stroke_px
+    from vision.verdict import RESOLVED_PX
+    from vision.verify import footprint
+
+    image, box, ink, truth = _case("astonmartin", 0, logo_frac=(0.1, 0.12))
+    ev = verify_brand(image, [box], "astonmartin", "astonmartin/logo.png", ink, CFG)
+    assert not ev.aligned
+    true_px = stroke_px(ink) / footprint(truth, ink.shape)
+    assert true_px <= ev.resolution < RESOLVED_PX

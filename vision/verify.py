@@ -14,7 +14,7 @@ import numpy as np
 from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored
 from .candidates import Box
 from .colour import Colour, compare_colours
-from .detail import Detail, divergence, stroke_px
+from .detail import Detail, divergence, ink_extent, stroke_px
 from .geometry import Geometry, part_residuals
 from .wordmark import Reading, TextLine, read_wordmark
 
@@ -31,7 +31,8 @@ class Evidence:
     trivial_quality: float = 0.0  # overlap the reference's own convex hull would reach: what any blob can score
     fidelity: float = 0.0  # tolerant overlap (align.mask_f) of reference and listing ink in the reference frame
     footprint: float = 1.0  # reference pixels covered by one photo pixel
-    resolution: float = float("inf")  # the reference's typical stroke width in photo pixels (inf: not aligned)
+    resolution: float = float("inf")  # the reference's typical stroke width in photo pixels (not aligned: an
+    # upper bound, as if the logo filled the box; inf when unknown)
     wordmark: Reading | None = None  # None when the reference has no legible wordmark
     colour: Colour | None = None
     other_text: str | None = None  # unaligned only: legible text in the box that is not the brand's wordmark
@@ -104,7 +105,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
             best = better(fit(outline_box(best[1].H, ref_ink.shape, photo.shape)), best)
     box, a = best
     if not a.ok:
-        return Evidence(brand, reference, box, a, trivial_quality=trivial)
+        return Evidence(brand, reference, box, a, trivial_quality=trivial, resolution=box_resolution(ref_ink, box))
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     seen = seen_reference(ref_ink, a.H, fp)
@@ -132,6 +133,14 @@ def _good(a: Alignment, trivial: float, cfg: AlignConfig) -> bool:
     that holds the logo beside a product's edge or cuts it: the ink found there fits only loosely, and a tighter
     box further down aligns at 0.96-0.99 (measured on genuine listings of the accuracy benchmark)."""
     return a.ok and (a.inliers >= cfg.min_inliers or a.quality >= max(cfg.good_quality, min(trivial, 0.9)))
+
+
+def box_resolution(ref_ink: np.ndarray, box: Box) -> float:
+    """The reference's stroke width in photo pixels if its ink filled `box` edge to edge: an upper bound where the
+    logo could not be aligned (a box holds its logo with a margin)."""
+    extent = ink_extent(ref_ink)
+    side = max(box[2] - box[0], box[3] - box[1])
+    return stroke_px(ref_ink) * side / extent if extent else float("inf")
 
 
 def outline_box(H: np.ndarray, shape: tuple[int, int], photo_shape: tuple, grow: float = 0.15) -> Box:
