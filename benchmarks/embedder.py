@@ -41,11 +41,7 @@ def queries(brands: list[str], per_brand: int, seed: int,
     for slug in brands:
         genuine = synth.render_logo(slug, 256, color=synth.print_color(slug))
         for _ in range(per_brand):
-            logo = genuine
-            if altered:
-                fam = forge.GEOMETRIC_FAMILIES[int(rng.integers(len(forge.GEOMETRIC_FAMILIES)))]
-                logo = forge.unpad(forge.forge(forge.pad_logo(genuine), fam, rng), genuine.shape)
-            p = synth.photograph(logo, rng)
+            p = synth.photograph(forge.alter(genuine, rng) if altered else genuine, rng)
             q = p.quad
             pad = 0.1 * (q.max(0) - q.min(0))
             h, w = p.image.shape[:2]

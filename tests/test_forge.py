@@ -49,3 +49,18 @@ def test_unpad_prints_a_counterfeit_at_the_genuine_scale():
     moved[2:6, 2:6, 3] = 255
     out = forge.unpad(moved, logo.shape)
     assert out.shape[0] > logo.shape[0] and out.shape[1] > logo.shape[1] and out[..., 3].sum() == moved[..., 3].sum()
+
+
+def test_an_altered_logo_keeps_its_frame_but_changes_its_ink():
+    """forge.alter: what the embedder is trained on as a knock-off of a brand, still to be named as that brand."""
+    logo = synth.render_logo("nike", 192, color="#111111")
+    ink = (logo[..., 3] > 127).sum()
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        fake = forge.alter(logo, rng)
+        assert fake.dtype == np.uint8 and fake.shape[2] == 4
+        # printed at the genuine logo's scale: the frame grows only where altered ink leaves it
+        assert logo.shape[0] <= fake.shape[0] < 1.3 * logo.shape[0]
+        assert logo.shape[1] <= fake.shape[1] < 1.3 * logo.shape[1]
+        assert not (fake.shape == logo.shape and np.array_equal(fake, logo))
+        assert 0.3 * ink < (fake[..., 3] > 127).sum() < 2 * ink

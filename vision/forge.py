@@ -143,6 +143,13 @@ def forge(rgba: np.ndarray, family: str, rng: np.random.Generator, wordmark: str
     raise ValueError(f"unknown counterfeit family {family!r}; known: {', '.join(FAMILIES)}")
 
 
+def alter(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`rgba` (unpadded) altered by a random one of GEOMETRIC_FAMILIES, printed at the genuine logo's scale (unpad):
+    the knock-offs the embedder is trained to still name the brand of, and the benchmark's "altered" queries."""
+    fam = GEOMETRIC_FAMILIES[int(rng.integers(len(GEOMETRIC_FAMILIES)))]
+    return unpad(forge(pad_logo(rgba), fam, rng), rgba.shape)
+
+
 def _fill_color(rgba: np.ndarray) -> np.ndarray:
     return rgba[..., :3].reshape(-1, 3)[int(np.argmax(rgba[..., 3]))]
 

@@ -114,15 +114,6 @@ def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
     return photo.image[y0:y1, x0:x1]
 
 
-def altered(rgba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The logo altered by one of forge's geometric families (a part moved, missing, recoloured, strokes, ...).
-
-    Retrieval must still name the brand a knock-off imitates, so that verification can compare it with the brand's
-    references: an embedder that only knows intact logos sends a logo missing half its ink to `no_match`."""
-    fam = forge.GEOMETRIC_FAMILIES[int(rng.integers(len(forge.GEOMETRIC_FAMILIES)))]
-    return forge.unpad(forge.forge(forge.pad_logo(rgba), fam, rng), rgba.shape)
-
-
 def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
     """(refs, photos): two (batch, 3, S, S) float32 arrays, row i of both showing the same logo."""
     rng = np.random.default_rng([cfg.seed, step])
@@ -135,7 +126,9 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray,
         views = reference_views(rgba, "logo")
         refs.append(letterbox(views[int(rng.integers(len(views)))][1], cfg.input_size))
         if rng.random() < cfg.altered:
-            rgba = altered(rgba, rng)
+            # retrieval must still name the brand a knock-off imitates, so that verification compares the two: an
+            # embedder that only knows intact logos sends a logo missing half its ink to no_match
+            rgba = forge.alter(rgba, rng)
         photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
     norm = lambda xs: ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
                        / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
