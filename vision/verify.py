@@ -61,23 +61,35 @@ def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity
 def binarise(grey: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
     """The listing's ink (float 0/1) from its warped grey (warp_grey). With `ref` (the expected ink, e.g.
     seen_reference) the threshold is the midpoint of the ink and surface grey levels measured inside and just
-    around it: blur spreads a stroke symmetrically about that level, so stroke widths survive. Otsu (width-biased
-    toward the larger class) is the fallback."""
-    shape = grey.shape
+    around it (ink_levels): blur spreads a stroke symmetrically about that level, so stroke widths survive. Otsu
+    (width-biased toward the larger class) is the fallback."""
     g = cv2.GaussianBlur(grey, (3, 3), 0)
-    if ref is not None:
-        ink = (ref > 0.5).astype(np.uint8)
-        k = max(5, int(0.08 * max(shape)) | 1)
-        inside = cv2.erode(ink, np.ones((3, 3), np.uint8)) > 0
-        around = (cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0) & (
-            cv2.dilate(ink, np.ones((5, 5), np.uint8)) == 0)
-        if inside.sum() >= 20 and around.sum() >= 20:
-            lo, hi = float(np.percentile(g[inside], 5)), float(np.median(g[around]))  # thin strokes never reach
-            # their true ink level at their median: their darkest pixels do
-            if hi - lo > 10:
-                return (g < 0.5 * (lo + hi)).astype(np.float32)
+    levels = ink_levels(g, ref) if ref is not None else None
+    if levels is not None and levels[1] - levels[0] > 10:
+        return (g < 0.5 * (levels[0] + levels[1])).astype(np.float32)
     _, m = cv2.threshold(g, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return (1 - m).astype(np.float32)
+
+
+def ink_levels(g: np.ndarray, ref: np.ndarray) -> tuple[float, float, float] | None:
+    """(ink, surface, surface spread) grey levels of `g` inside and just around the expected ink `ref`: the darkest
+    5% inside (thin strokes never reach their true ink level at their median: their darkest pixels do), the median
+    around and the spread there, whatever its cause (noise, JPEG, a lighting gradient: all of them deepen the
+    darkest 5% too); None when either area is too small."""
+    ink = (ref > 0.5).astype(np.uint8)
+    k = max(5, int(0.08 * max(g.shape)) | 1)
+    inside = cv2.erode(ink, np.ones((3, 3), np.uint8)) > 0
+    around = (cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0) & (
+        cv2.dilate(ink, np.ones((5, 5), np.uint8)) == 0)
+    if inside.sum() < 20 or around.sum() < 20:
+        return None
+    return float(np.percentile(g[inside], 5)), float(np.median(g[around])), spread(g[around])
+
+
+def spread(values: np.ndarray) -> float:
+    """1.4826 x the median absolute deviation: a standard deviation that a few outliers do not inflate."""
+    v = values.astype(np.float32)
+    return 1.4826 * float(np.median(np.abs(v - np.median(v))))
 
 
 def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str, ref_ink: np.ndarray,
@@ -108,8 +120,8 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
         return Evidence(brand, reference, box, a, trivial_quality=trivial, resolution=box_resolution(ref_ink, box))
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
-    seen = seen_reference(ref_ink, a.H, fp)
     grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
+    seen = seen_reference(ref_ink, a.H, fp, ink_levels(cv2.GaussianBlur(grey, (3, 3), 0), ref_ink))
     warped = binarise(grey, seen)
     tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
     geometry = part_residuals(seen, warped, tol=tol)
@@ -153,18 +165,34 @@ def outline_box(H: np.ndarray, shape: tuple[int, int], photo_shape: tuple, grow:
             min(photo_shape[0], int(np.ceil(y1 + gy))))
 
 
-def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float) -> np.ndarray:
+def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
+                   listing: tuple[float, float, float] | None = None) -> np.ndarray:
     """The reference ink after a round trip through the photo's pixel grid (blur to the photo's resolution, warp
-    into the photo, warp back), thresholded: what a genuine print of this size can look like at best."""
+    into the photo, warp back), thresholded as the listing's ink is (binarise: half-way between the darkest 5% of
+    the ink and the surface), so a stroke finer than the blur keeps the same width on both sides: what a genuine
+    print of this size can look like at best. `listing`: the listing's ink_levels, whose surface noise (relative to
+    its contrast) deepens its darkest 5%; the same noise sets this threshold."""
     h, w = ref_ink.shape
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     x0, y0 = np.floor(corners.min(0)) - 2
     x1, y1 = np.ceil(corners.max(0)) + 2
     T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
     blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.7 * fp))
-    small = cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR)
-    back = cv2.warpPerspective(small, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
-    return (back > 0.5).astype(np.float32)
+    small = 255.0 * (1.0 - cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR))
+    back = lambda img: cv2.warpPerspective(img, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                           borderMode=cv2.BORDER_REPLICATE)
+    page = cv2.GaussianBlur(back(small), (3, 3), 0)
+    noisy = page
+    if listing is not None and listing[1] - listing[0] > 10 and listing[2] > 0:
+        # unit noise through the same warp and blur, scaled to the listing's spread at this page's contrast: it
+        # only sets the levels (the listing's darkest 5% are noise-deepened too), the page itself stays clean
+        noise = cv2.GaussianBlur(back(np.random.default_rng(0).standard_normal(small.shape).astype(np.float32)),
+                                 (3, 3), 0)
+        unit = float(np.std(noise[ref_ink < 0.5])) or 1.0
+        noisy = page + (255.0 * listing[2] / (listing[1] - listing[0]) / unit) * noise
+    levels = ink_levels(noisy, ref_ink)
+    level = 0.5 * (levels[0] + levels[1]) if levels is not None and levels[1] - levels[0] > 10 else 127.5
+    return (page < level).astype(np.float32)
 
 
 def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:
