@@ -64,9 +64,9 @@ def binarise(grey: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
     around it (ink_levels): blur spreads a stroke symmetrically about that level, so stroke widths survive. Otsu
     (width-biased toward the larger class) is the fallback."""
     g = cv2.GaussianBlur(grey, (3, 3), 0)
-    levels = ink_levels(g, ref) if ref is not None else None
-    if levels is not None and levels[1] - levels[0] > 10:
-        return (g < 0.5 * (levels[0] + levels[1])).astype(np.float32)
+    level = midpoint(ink_levels(g, ref)) if ref is not None else None
+    if level is not None:
+        return (g < level).astype(np.float32)
     _, m = cv2.threshold(g, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return (1 - m).astype(np.float32)
 
@@ -84,6 +84,11 @@ def ink_levels(g: np.ndarray, ref: np.ndarray) -> tuple[float, float, float] | N
     if inside.sum() < 20 or around.sum() < 20:
         return None
     return float(np.percentile(g[inside], 5)), float(np.median(g[around])), spread(g[around])
+
+
+def midpoint(levels: tuple[float, float, float] | None) -> float | None:
+    """The grey level half-way between ink and surface (ink_levels), or None when they are too close to tell."""
+    return 0.5 * (levels[0] + levels[1]) if levels is not None and levels[1] - levels[0] > 10 else None
 
 
 def spread(values: np.ndarray) -> float:
@@ -183,16 +188,15 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
                                            borderMode=cv2.BORDER_REPLICATE)
     page = cv2.GaussianBlur(back(small), (3, 3), 0)
     noisy = page
-    if listing is not None and listing[1] - listing[0] > 10 and listing[2] > 0:
+    if midpoint(listing) is not None and listing[2] > 0:
         # unit noise through the same warp and blur, scaled to the listing's spread at this page's contrast: it
         # only sets the levels (the listing's darkest 5% are noise-deepened too), the page itself stays clean
         noise = cv2.GaussianBlur(back(np.random.default_rng(0).standard_normal(small.shape).astype(np.float32)),
                                  (3, 3), 0)
         unit = float(np.std(noise[ref_ink < 0.5])) or 1.0
         noisy = page + (255.0 * listing[2] / (listing[1] - listing[0]) / unit) * noise
-    levels = ink_levels(noisy, ref_ink)
-    level = 0.5 * (levels[0] + levels[1]) if levels is not None and levels[1] - levels[0] > 10 else 127.5
-    return (page < level).astype(np.float32)
+    level = midpoint(ink_levels(noisy, ref_ink))
+    return (page < (127.5 if level is None else level)).astype(np.float32)
 
 
 def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:
