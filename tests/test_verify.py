@@ -75,3 +75,21 @@ def test_strokes_finer_than_the_blur_keep_their_width_on_both_sides():
         ev = verify_brand(image, [box], "scania", "scania/logo.png", ink, CFG)
         assert ev.aligned and ev.resolution < 1.5
         assert 0.85 < ev.detail.ink_ratio < 1.2, (seed, ev.detail.ink_ratio)
+
+
+def test_a_reference_spread_over_megapixels_is_seen_on_a_bounded_grid():
+    """A loose fit can map the 256-pixel reference onto 30 megapixels of photo grid; the seen reference samples it
+    no finer than twice the reference's own grid, so memory stays that of a small image (it held 400 MB more)."""
+    import tracemalloc
+
+    from vision.verify import seen_reference
+
+    ink = np.zeros((128, 256), np.float32)
+    ink[40:90, 30:220] = 1.0
+    H = np.array([[20.0, 0, 0], [0, 20.0, 0], [0, 0, 1]])  # 5,120 x 2,560 photo pixels
+    tracemalloc.start()
+    seen = seen_reference(ink, H, fp=0.05, listing=(40.0, 200.0, 5.0))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seen.shape == ink.shape and 0.95 < seen.sum() / ink.sum() < 1.05
+    assert peak < 20 * 2**20, peak

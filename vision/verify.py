@@ -181,9 +181,13 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     x0, y0 = np.floor(corners.min(0)) - 2
     x1, y1 = np.ceil(corners.max(0)) + 2
-    T = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
+    # a photo grid finer than twice the reference's loses nothing of it: past that the box is sampled at most so
+    # finely (a loose fit can spread a reference over 30 megapixels)
+    k = min(1.0, float(np.sqrt(4.0 * h * w / ((x1 - x0) * (y1 - y0)))))
+    T = np.array([[k, 0, -k * x0], [0, k, -k * y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
     blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.7 * fp))
-    small = 255.0 * (1.0 - cv2.warpPerspective(blurred, T, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR))
+    size = (max(1, int(np.ceil(k * (x1 - x0)))), max(1, int(np.ceil(k * (y1 - y0)))))
+    small = 255.0 * (1.0 - cv2.warpPerspective(blurred, T, size, flags=cv2.INTER_LINEAR))
     back = lambda img: cv2.warpPerspective(img, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                            borderMode=cv2.BORDER_REPLICATE)
     page = cv2.GaussianBlur(back(small), (3, 3), 0)
