@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -111,7 +112,7 @@ def run_scan(folder: Path, out: Path, workers: int, gallery: Path, model: str | 
     def sample():
         while proc.poll() is None:
             peak[0] = max(peak[0], tree_rss_mb(proc.pid))
-            if first[0] != first[0] and out.exists() and out.stat().st_size:
+            if math.isnan(first[0]) and out.exists() and out.stat().st_size:
                 first[0] = time.perf_counter() - t0
             time.sleep(0.05)
 
