@@ -77,6 +77,25 @@ def test_strokes_finer_than_the_blur_keep_their_width_on_both_sides():
         assert 0.85 < ev.detail.ink_ratio < 1.2, (seed, ev.detail.ink_ratio)
 
 
+def test_an_over_exposed_white_print_keeps_its_width():
+    """A white print over-exposed to 255: the photo's noise cannot deepen its ink past white, while the seen
+    reference's simulated noise did, set its threshold nearer the ink and thinned it. These genuine Acer prints
+    measured 22-37% thicker than that reference; the page's noise now saturates where the listing's grey does."""
+    from vision import synth
+    from vision.align import ink_from_rgba
+
+    logo = synth.render_logo("acer", 256)
+    ink = ink_from_rgba(logo, CFG.work_side)
+    style = synth.PhotoStyle(logo_frac=(0.15, 0.2), noise=(8.0, 10.0), light=0.0)
+    for seed in (4, 8, 9):
+        p = synth.photograph(logo, np.random.default_rng(seed), style, ink=(255, 255, 255))
+        image = np.clip(p.image.astype(np.float32) * 1.3, 0, 255).astype(np.uint8)
+        q = p.quad
+        box = (int(q[:, 0].min()), int(q[:, 1].min()), int(q[:, 0].max()) + 1, int(q[:, 1].max()) + 1)
+        ev = verify_brand(image, [box], "acer", "acer/logo.png", ink, CFG)
+        assert ev.aligned and 0.85 < ev.detail.ink_ratio < 1.17, (seed, ev.detail.ink_ratio)
+
+
 def test_a_reference_spread_over_megapixels_is_seen_on_a_bounded_grid():
     """A loose fit can map the 256-pixel reference onto 30 megapixels of photo grid; the seen reference samples it
     no finer than twice the reference's own grid, so memory stays that of a small image (it held 400 MB more)."""

@@ -126,7 +126,8 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
-    seen = seen_reference(ref_ink, a.H, fp, ink_levels(cv2.GaussianBlur(grey, (3, 3), 0), ref_ink))
+    g3 = cv2.GaussianBlur(grey, (3, 3), 0)
+    seen = seen_reference(ref_ink, a.H, fp, ink_levels(g3, ref_ink), g3)
     warped = binarise(grey, seen)
     tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
     geometry = part_residuals(seen, warped, tol=tol)
@@ -171,12 +172,14 @@ def outline_box(H: np.ndarray, shape: tuple[int, int], photo_shape: tuple, grow:
 
 
 def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
-                   listing: tuple[float, float, float] | None = None) -> np.ndarray:
+                   listing: tuple[float, float, float] | None = None, grey: np.ndarray | None = None
+                   ) -> np.ndarray:
     """The reference ink after a round trip through the photo's pixel grid (blur to the photo's resolution, warp
     into the photo, warp back), thresholded as the listing's ink is (binarise: half-way between the darkest 5% of
     the ink and the surface), so a stroke finer than the blur keeps the same width on both sides: what a genuine
     print of this size can look like at best. `listing`: the listing's ink_levels, whose surface noise (relative to
-    its contrast) deepens its darkest 5%; the same noise sets this threshold."""
+    its contrast) deepens its darkest 5%; the same noise sets this threshold, except where the listing's `grey`
+    (its warped grey, blurred 3x3 as ink_levels sees it) saturates (saturated)."""
     h, w = ref_ink.shape
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     x0, y0 = np.floor(corners.min(0)) - 2
@@ -191,16 +194,29 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
     back = lambda img: cv2.warpPerspective(img, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                            borderMode=cv2.BORDER_REPLICATE)
     page = cv2.GaussianBlur(back(small), (3, 3), 0)
-    noisy = page
+    noise = np.zeros_like(page)
     if midpoint(listing) is not None and listing[2] > 0:
         # unit noise through the same warp and blur, scaled to the listing's spread at this page's contrast: it
         # only sets the levels (the listing's darkest 5% are noise-deepened too), the page itself stays clean
-        noise = cv2.GaussianBlur(back(np.random.default_rng(0).standard_normal(small.shape).astype(np.float32)),
-                                 (3, 3), 0)
-        unit = float(np.std(noise[ref_ink < 0.5])) or 1.0
-        noisy = page + (255.0 * listing[2] / (listing[1] - listing[0]) / unit) * noise
-    level = midpoint(ink_levels(noisy, ref_ink))
+        unit_noise = cv2.GaussianBlur(
+            back(np.random.default_rng(0).standard_normal(small.shape).astype(np.float32)), (3, 3), 0)
+        unit = float(np.std(unit_noise[ref_ink < 0.5])) or 1.0
+        noise = (255.0 * listing[2] / (listing[1] - listing[0]) / unit) * unit_noise
+    level = midpoint(ink_levels(saturated(page + noise, page, grey, ref_ink), ref_ink))
     return (page < (127.5 if level is None else level)).astype(np.float32)
+
+
+def saturated(noisy: np.ndarray, page: np.ndarray, grey: np.ndarray | None, ref_ink: np.ndarray) -> np.ndarray:
+    """The noisy page clipped where the listing's grey saturates (0 and 255, mapped onto the page by a least-squares
+    gain and offset near the ink): noise cannot deepen a white print on a dark product past white."""
+    if grey is None:
+        return noisy
+    near = cv2.dilate((ref_ink > 0.5).astype(np.uint8), np.ones((13, 13), np.uint8)) > 0
+    x, y = page[near], grey[near].astype(np.float32)
+    if x.size < 3 or np.ptp(x) == 0:
+        return noisy
+    gain, offset = np.polyfit(x, y, 1)
+    return np.clip(noisy, -offset / gain, (255.0 - offset) / gain) if gain > 0 else noisy
 
 
 def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:
