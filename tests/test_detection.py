@@ -99,6 +99,34 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
     assert looked_like >= 1
 
 
+def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatch):
+    """A brand the embedding matches below resemble_similarity ends other than no_match only when its reference
+    aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they made photos
+    without a logo a third slower than photos with one). Brands above that level are verified in all their boxes."""
+    import vision.check as check
+    from vision.candidates import find_candidates
+    from vision.embed import embed
+    from vision.match import match_brands
+
+    calls = []
+    real = check._verify
+    monkeypatch.setattr(check, "_verify", lambda c, rgb, h, boxes: calls.append((h, boxes)) or real(c, rgb, h, boxes))
+    cfg = ctx.config.verdict
+    for seed in range(4):
+        img = synth.photograph(None, np.random.default_rng(seed), synth.PhotoStyle()).image
+        boxes = find_candidates(img, ctx.config.candidates)
+        hits = match_brands(ctx.index, embed(ctx.embedder, [img[b[1]:b[3], b[0]:b[2]] for b in boxes]), boxes,
+                            ctx.config.neighbours)
+        check.verify_hypotheses(ctx, img, hits)
+    img = photo(synth.render_logo("samsung", 256), 21)
+    check_image(ctx, img)
+    weak = [(h, b) for h, b in calls if h.similarity < cfg.resemble_similarity]
+    strong = [(h, b) for h, b in calls if h.similarity >= cfg.resemble_similarity]
+    assert weak and strong  # the premise: both kinds were verified
+    assert all(b == [h.box] for h, b in weak)
+    assert all(b == list(h.boxes) for h, b in strong)
+
+
 @pytest.mark.skipif(forge.font_path() is None, reason="needs the DejaVu font")
 def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp_path):
     """OCR at Samsung's fit reads ZARA, a registered wordmark: Zara is verified too, in that box, whatever rank the
