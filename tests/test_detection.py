@@ -101,8 +101,8 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
 
 def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatch):
     """A brand the embedding matches below resemble_similarity ends other than no_match only when its reference
-    aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they made photos
-    without a logo a third slower than photos with one). Brands above that level are verified in all their boxes."""
+    aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they cost photos
+    without a logo a third of their time). Brands above that level are verified in all their boxes."""
     import vision.check as check
     from vision.candidates import find_candidates
     from vision.embed import embed

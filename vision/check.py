@@ -192,7 +192,7 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
         if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
             continue
         # a weakly matched brand counts only if it aligns near-perfectly, which its best box shows: its weaker
-        # boxes made photos without a logo a third slower, for 1 counterfeit in 429 of the accuracy benchmark
+        # boxes cost photos without a logo a third of their time, for 1 counterfeit in 429 of the accuracy benchmark
         boxes = list(h.boxes) if h.similarity >= cfg.resemble_similarity else [h.box]
         out[h.brand] = ev = _verify(ctx, rgb, h, boxes)
         if confirmed(ev, cfg, h.similarity) and ev.alignment.quality >= 0.9:
