@@ -58,12 +58,11 @@ def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity
     return warped if polarity > 0 else 255 - warped
 
 
-def binarise(grey: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
-    """The listing's ink (float 0/1) from its warped grey (warp_grey). With `ref` (the expected ink, e.g.
-    seen_reference) the threshold is the midpoint of the ink and surface grey levels measured inside and just
+def binarise(g: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """The listing's ink (float 0/1) from its warped grey (warp_grey), blurred 3x3. With `ref` (the expected ink,
+    e.g. seen_reference) the threshold is the midpoint of the ink and surface grey levels measured inside and just
     around it (ink_levels): blur spreads a stroke symmetrically about that level, so stroke widths survive. Otsu
     (width-biased toward the larger class) is the fallback."""
-    g = cv2.GaussianBlur(grey, (3, 3), 0)
     level = midpoint(ink_levels(g, ref)) if ref is not None else None
     if level is not None:
         return (g < level).astype(np.float32)
@@ -128,7 +127,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
     g3 = cv2.GaussianBlur(grey, (3, 3), 0)
     seen = seen_reference(ref_ink, a.H, fp, ink_levels(g3, ref_ink), g3)
-    warped = binarise(grey, seen)
+    warped = binarise(g3, seen)
     tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
     geometry = part_residuals(seen, warped, tol=tol)
     detail = divergence(seen, warped, tolerance=0.5 * fp)
