@@ -80,3 +80,10 @@ def test_compact_marks_are_calibrated_on_the_alignments_a_check_confirms():
     rgba = synth.render_logo("spotify", 256)
     r = calibrate_brand(ink_from_rgba(rgba, 256), rgba, CalibrationConfig(samples=12))
     assert r["unaligned"] <= 4, r["unaligned"]
+
+
+def test_align_rate_counts_resolved_renders_of_every_reference():
+    from vision.calibrate import align_rate
+
+    assert align_rate([{"resolved": 8, "unaligned_resolved": 2}, {"resolved": 4, "unaligned_resolved": 6}]) == 0.6
+    assert align_rate([{"resolved": 0, "unaligned_resolved": 0}]) is None

@@ -97,6 +97,19 @@ def test_an_unaligned_print_too_fine_to_resolve_carries_less_risk():
     assert r.risk == LOOKS_LIKE_RISK and len(r.reasons) == 1
 
 
+def test_an_unaligned_resolved_print_of_a_brand_that_always_aligns_carries_more_risk():
+    """Risk of "looks like but could not be aligned" follows how often the brand's resolved genuine renders aligned
+    in calibration: at most half of them, the failure says little (LOOKS_LIKE_RISK); all of them, 0.75. A print
+    too fine to resolve keeps its lower risk whatever the rate."""
+    resolved = replace(evidence("nike", method="none", quality=0.35), resolution=4.0)
+    risk = lambda ev, rate: decide("p.jpg", [hit("nike", 0.9)], {"nike": ev}, {}, CFG, None, {"nike": rate})
+    assert risk(resolved, 0.4).risk == LOOKS_LIKE_RISK
+    r = risk(resolved, 0.9)
+    assert r.verdict == "suspect" and r.risk == pytest.approx(0.7) and "90% of its genuine prints" in r.reasons[-1]
+    assert risk(resolved, 1.0).risk == pytest.approx(0.75)
+    assert risk(replace(resolved, resolution=1.0), 1.0).risk == pytest.approx(LOOKS_LIKE_RISK / RESOLVED_PX)
+
+
 def test_a_partial_fit_to_a_far_less_similar_brand_does_not_outrank_an_unaligned_one():
     """A winged emblem too small to align (similarity 0.88) partly fits a swoosh (0.78): the record names the
     emblem's brand, unaligned, not a lookalike of the swoosh's."""

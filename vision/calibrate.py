@@ -32,7 +32,7 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 19  # bump when verdict.divergence_score or the verification feeding it changes: stored
+SCORE_VERSION = 20  # bump when verdict.divergence_score or the verification feeding it changes: stored
 # thresholds then no longer apply
 
 
@@ -58,7 +58,7 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     rng = np.random.default_rng(cfg.seed)
     values: dict[str, list[float]] = {t: [] for t in TERMS}
     resolution: list[float] = []
-    unaligned = 0
+    unaligned = unaligned_resolved = 0
     for _ in range(cfg.samples):
         p = photograph(rgba, rng, PhotoStyle())
         q = p.quad
@@ -70,6 +70,7 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         # that only the embedding confirms (plain, compact marks) calibrated such brands on their few best renders
         if not confirmed(ev, VerdictConfig(), similarity=1.0):
             unaligned += 1
+            unaligned_resolved += ev.resolution >= RESOLVED_PX  # an upper bound, as a check's "looks like" has
             continue
         resolution.append(ev.resolution)
         for name, v, _ in divergence_terms(ev):
@@ -81,7 +82,8 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     fit = lambda channels: {t: channel_threshold(t, v, cfg) for t, v in channels.items()}
     return {"thresholds": fit(sharp), "coarse": fit(values),
             "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()}, "resolved": len(resolved),
-            "unaligned": unaligned, "samples": cfg.samples, "false_flag_rate": cfg.false_flag_rate}
+            "unaligned": unaligned, "unaligned_resolved": unaligned_resolved, "samples": cfg.samples,
+            "false_flag_rate": cfg.false_flag_rate}
 
 
 def channel_threshold(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()) -> float:
@@ -150,6 +152,19 @@ def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, dic
     return out
 
 
+def align_rate(results: list[dict]) -> float | None:
+    """Share of a brand's resolved genuine renders (strokes >= RESOLVED_PX photo pixels) that align convincingly,
+    over its logo references' calibration `results`; None when it had none."""
+    aligned = sum(r["resolved"] for r in results)
+    total = aligned + sum(r["unaligned_resolved"] for r in results)
+    return aligned / total if total else None
+
+
+def stored_align_rates(gallery: Gallery) -> dict[str, float]:
+    """{brand: align_rate} from calibration.json (brands without one left out)."""
+    return {slug: e["align_rate"] for slug, e in load_thresholds(gallery).items() if e.get("align_rate") is not None}
+
+
 def stored_text(gallery: Gallery) -> dict[str, list[TextLine]]:
     """{"brand/file": wordmark lines} read on each logo reference at calibration (the OCR of a reference costs
     about a second: worth reading once, not in every process)."""
@@ -182,7 +197,8 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
         stored[brand.slug] = {"key": calibration_key(brand, cfg),
                               "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS}
                               | {f"coarse:{t}": max(r["coarse"][t] for r in rs) for t in TERMS},
-                              "unaligned": sum(r["unaligned"] for r in rs), "per_reference": rs,
+                              "unaligned": sum(r["unaligned"] for r in rs), "align_rate": align_rate(rs),
+                              "per_reference": rs,
                               "text": {f: [[*line.box, line.text] for line in lines]
                                        for (slug, f), lines in texts.items() if slug == brand.slug}}
         logger.info("calibrated %s: %s", brand.slug,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, ink_from_rgba
-from .calibrate import CalibrationConfig, calibrate_gallery, stored_text, stored_thresholds
+from .calibrate import CalibrationConfig, calibrate_gallery, stored_align_rates, stored_text, stored_thresholds
 from .candidates import CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, load_embedder
@@ -51,6 +51,7 @@ class Context:
     brands: dict[str, Brand]
     config: CheckConfig = field(default_factory=CheckConfig)
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # brand -> channel -> threshold
+    align_rates: dict[str, float] = field(default_factory=dict)  # brand -> share of resolved genuine renders aligned
     _inks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _lines: dict[str, list[TextLine]] = field(default_factory=dict, repr=False)
     _products: dict[str, tuple] = field(default_factory=dict, repr=False)
@@ -112,6 +113,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
             thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
                                            config.align)
     ctx.thresholds = thresholds
+    ctx.align_rates = stored_align_rates(g)
     ctx._lines.update(stored_text(g))
     return ctx
 
@@ -147,7 +149,7 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         hits = match_brands(ctx.index, vectors[:-1], boxes, ctx.config.neighbours)
         evidence = verify_hypotheses(ctx, rgb, hits)
         record = vet_text(ctx, rgb, hits, evidence, decide(label, hits, evidence, ctx.brand_names,
-                                                          ctx.config.verdict, ctx.thresholds))
+                                                          ctx.config.verdict, ctx.thresholds, ctx.align_rates))
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
@@ -176,7 +178,8 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         if not other_text(read, lines):
             break
         evidence[record.brand] = replace(ev, other_text=read)
-        record = decide(record.path, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds)
+        record = decide(record.path, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds,
+                        ctx.align_rates)
     return record
 
 

@@ -129,10 +129,11 @@ def channel_thresholds(thresholds: dict[str, float] | None, ev: Evidence) -> dic
 
 
 def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand_names: dict[str, str],
-           cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, dict[str, float]] | None = None
-           ) -> CheckRecord:
+           cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, dict[str, float]] | None = None,
+           align_rates: dict[str, float] | None = None) -> CheckRecord:
     """hits best first (match.match_brands), evidence per verified brand (verify.verify_brand) -> the record.
-    `thresholds`: per brand, per divergence channel (calibrate.py; a missing one is 1.0)."""
+    `thresholds`: per brand, per divergence channel (calibrate.py; a missing one is 1.0). `align_rates`: per brand,
+    the share of its resolved genuine renders that calibration aligned (unaligned_risk)."""
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
     sim = {h.brand: h for h in hits}
     threshold = lambda b: (thresholds or {}).get(b, {})
@@ -161,6 +162,10 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         reasons = [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned with "
                    f"its reference ({why}); geometry and detail were not checked"]
         risk = LOOKS_LIKE_RISK
+        rate = (align_rates or {}).get(top.brand)
+        if ev is not None and ev.resolution >= RESOLVED_PX and rate is not None:
+            risk = unaligned_risk(rate)
+            reasons.append(f"risk {risk:.2f}: {rate:.0%} of its genuine prints this size align in calibration")
         if ev is not None and ev.resolution < RESOLVED_PX:
             # genuine prints this fine fail to align too (calibration's genuine renders of the fine-lined emblems of
             # the benchmark, Aston Martin, Bentley, Razer, fail 42-46 times in 48): the failure says little
@@ -180,6 +185,13 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         reasons.append(f"text reads {text[:40]}: it resembles the wordmark of {names} to the embedder, not to OCR")
     return CheckRecord(path=path, verdict="no_match", risk=risk, similarity=top.similarity if top else None,
                        candidates=cands, reasons=reasons)
+
+
+def unaligned_risk(align_rate: float) -> float:
+    """Risk of a resolved print that looks like a brand but could not be aligned, from the share of the brand's
+    resolved genuine renders that calibration aligned: LOOKS_LIKE_RISK when half or fewer do (the failure says
+    little), rising to 0.75 when all do (a genuine print of that size aligns; an altered one often does not)."""
+    return LOOKS_LIKE_RISK + 0.25 * min(1.0, max(0.0, 2.0 * align_rate - 1.0))
 
 
 def unverified_risk(similarity: float, cfg: VerdictConfig) -> float:
