@@ -4,8 +4,9 @@ A brand is *confirmed* when its reference logo aligns onto the listing convincin
 high ink overlap). Its divergence score (geometry, detail, wordmark, colour) against the brand's calibrated
 threshold gives consistent / suspect. A brand that is only *resembled* (partial overlap: a lookalike or an altered
 mark) is judged by the same score, and its reasons say the match was partial. A brand that looks similar but
-cannot be aligned is suspect with risk 0.5 and that said, never silently consistent (a lower risk when its strokes
-are too fine for the photo to resolve, since genuine prints that fine fail to align as well). A photo where no
+cannot be aligned is suspect with risk 0.5-0.75 and that said, never silently consistent (higher the more often
+the brand's genuine renders align in calibration; lower when its strokes are too fine for the photo to resolve,
+since genuine prints that fine fail to align as well). A photo where no
 brand is verified is no_match, with a risk that rises with its closest unverified resemblance (`unverified_risk`).
 """
 
