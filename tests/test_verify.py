@@ -106,8 +106,10 @@ def test_a_reference_spread_over_megapixels_is_seen_on_a_bounded_grid():
     ink = np.zeros((128, 256), np.float32)
     ink[40:90, 30:220] = 1.0
     H = np.array([[20.0, 0, 0], [0, 20.0, 0], [0, 0, 1]])  # 5,120 x 2,560 photo pixels
+    # a listing with ink at 40 on a surface at 200 and noise of 5 grey levels: the noise levels are simulated too
+    grey = (200.0 - 160.0 * ink + np.random.default_rng(0).normal(0, 5, ink.shape)).astype(np.float32)
     tracemalloc.start()
-    seen = seen_reference(ink, H, fp=0.05, listing=(40.0, 200.0, 5.0))
+    seen = seen_reference(ink, H, fp=0.05, grey=grey)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert seen.shape == ink.shape and 0.95 < seen.sum() / ink.sum() < 1.05

@@ -6,8 +6,8 @@ threshold gives consistent / suspect. A brand that is only *resembled* (partial 
 mark) is judged by the same score, and its reasons say the match was partial. A brand that looks similar but
 cannot be aligned is suspect with risk 0.5-0.75 and that said, never silently consistent (higher the more often
 the brand's genuine renders align in calibration; lower when its strokes are too fine for the photo to resolve,
-since genuine prints that fine fail to align as well). A photo where no
-brand is verified is no_match, with a risk that rises with its closest unverified resemblance (`unverified_risk`).
+since genuine prints that fine fail to align as well). A photo where no brand is verified is no_match, with a risk
+that rises with its closest unverified resemblance (`unverified_risk`).
 """
 
 from __future__ import annotations
@@ -164,15 +164,15 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
                    f"its reference ({why}); geometry and detail were not checked"]
         risk = LOOKS_LIKE_RISK
         rate = (align_rates or {}).get(top.brand)
-        if ev is not None and ev.resolution >= RESOLVED_PX and rate is not None:
-            risk = unaligned_risk(rate)
-            reasons.append(f"risk {risk:.2f}: {rate:.0%} of its genuine prints this size align in calibration")
         if ev is not None and ev.resolution < RESOLVED_PX:
             # genuine prints this fine fail to align too (calibration's genuine renders of the fine-lined emblems of
             # the benchmark, Aston Martin, Bentley, Razer, fail 42-46 times in 48): the failure says little
             risk = LOOKS_LIKE_RISK * ev.resolution / RESOLVED_PX
             reasons.append(f"risk only {risk:.2f}: its strokes are at most {ev.resolution:.1f} photo pixels wide, "
                            f"too fine to verify")
+        elif ev is not None and rate is not None:
+            risk = unaligned_risk(rate)
+            reasons.append(f"risk {risk:.2f}: {rate:.0%} of its genuine prints this size align in calibration")
         return _record(path, "suspect", top, ev, name, cands, risk, reasons)
     risk = unverified_risk(top.similarity, cfg) if top else 0.0
     top = top or (hits[0] if hits else None)

@@ -126,7 +126,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
     grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
     g3 = cv2.GaussianBlur(grey, (3, 3), 0)
-    seen = seen_reference(ref_ink, a.H, fp, ink_levels(g3, ref_ink), g3)
+    seen = seen_reference(ref_ink, a.H, fp, g3)
     warped = binarise(g3, seen)
     tol = max(1.0, 0.6 * fp)  # sub-photo-pixel misregistration is not divergence
     geometry = part_residuals(seen, warped, tol=tol)
@@ -170,15 +170,13 @@ def outline_box(H: np.ndarray, shape: tuple[int, int], photo_shape: tuple, grow:
             min(photo_shape[0], int(np.ceil(y1 + gy))))
 
 
-def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
-                   listing: tuple[float, float, float] | None = None, grey: np.ndarray | None = None
-                   ) -> np.ndarray:
+def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float, grey: np.ndarray | None = None) -> np.ndarray:
     """The reference ink after a round trip through the photo's pixel grid (blur to the photo's resolution, warp
     into the photo, warp back), thresholded as the listing's ink is (binarise: half-way between the darkest 5% of
     the ink and the surface), so a stroke finer than the blur keeps the same width on both sides: what a genuine
-    print of this size can look like at best. `listing`: the listing's ink_levels, whose surface noise (relative to
-    its contrast) deepens its darkest 5%; the same noise sets this threshold, except where the listing's `grey`
-    (its warped grey, blurred 3x3 as ink_levels sees it) saturates (saturated)."""
+    print of this size can look like at best. `grey`: the listing's warped grey, blurred 3x3 (as binarise takes
+    it), whose surface noise (relative to its contrast, ink_levels) deepens its darkest 5%; the same noise sets this
+    threshold, except where the listing's grey saturates (saturated)."""
     h, w = ref_ink.shape
     corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), H)[0]
     x0, y0 = np.floor(corners.min(0)) - 2
@@ -193,6 +191,7 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float,
     back = lambda img: cv2.warpPerspective(img, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                            borderMode=cv2.BORDER_REPLICATE)
     page = cv2.GaussianBlur(back(small), (3, 3), 0)
+    listing = ink_levels(grey, ref_ink) if grey is not None else None
     noise = np.zeros_like(page)
     if midpoint(listing) is not None and listing[2] > 0:
         # unit noise through the same warp and blur, scaled to the listing's spread at this page's contrast: it
