@@ -80,3 +80,27 @@ def test_colour_part_spread_and_palette():
     black = compare_colours(paint(ink, (15, 15, 15), (15, 15, 15)), eye, ink, ink, ("#c8141e",))
     assert black.off_palette == 0.0  # black or white print is always allowed
     assert compare_colours(paint(ink, 0, 0), eye, np.zeros_like(ink), ink) is None  # nothing to judge
+
+
+def test_a_print_blended_with_its_surface_is_on_palette_and_a_recoloured_one_is_not():
+    # blur and print opacity mix a stroke's core with the product's colour: navy on olive reads grey-green, white on
+    # purple reads lilac; neither is another ink, while green printed for navy or orange still is
+    ink = np.zeros((120, 240), np.float32)
+    for x in range(20, 220, 24):
+        cv2.rectangle(ink, (x, 20), (x + 9, 100), 1.0, -1)
+
+    def print_on(colour, surface, opacity):
+        img = np.empty(ink.shape + (3,), np.float32)
+        img[:] = surface
+        img[ink > 0.5] = opacity * np.float32(colour) + (1 - opacity) * np.float32(surface)
+        return img.astype(np.uint8)
+
+    eye = np.eye(3)
+    for registered, genuine, surface in (("#003057", (0, 48, 87), (210, 200, 60)),
+                                         ("#fc6d26", (252, 109, 38), (110, 30, 140)),
+                                         ("#fc6d26", (240, 240, 240), (110, 30, 140))):
+        for opacity in (1.0, 0.7):
+            blended = compare_colours(print_on(genuine, surface, opacity), eye, ink, ink, (registered,))
+            assert blended.off_palette < 5, (registered, genuine, opacity, blended)
+            green = compare_colours(print_on((20, 160, 40), surface, opacity), eye, ink, ink, (registered,))
+            assert green.off_palette > 32 and green.nearest == registered  # past verdict's colour_palette channel

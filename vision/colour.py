@@ -5,7 +5,9 @@ change lightness across a photo far more than hue. Neutral inks (black, white, g
 always allowed: a brand's mark printed in black or white is not a fake, and so are very dark or very light inks,
 whose measured hue is mostly colour cast. Two signals:
   * part spread: one connected part of the logo in another colour than the rest (a recoloured part);
-  * off-palette: a chromatic ink that is none of the registered colours.
+  * off-palette: a chromatic ink that is none of the registered colours, nor black or white, each blended with
+    up to half of the surface colour around the logo (blur and print opacity mix the two at a stroke's core; a
+    white print on a purple product reads lilac).
 """
 
 from __future__ import annotations
@@ -60,8 +62,34 @@ def compare_colours(photo: np.ndarray, H: np.ndarray, ref_ink: np.ndarray, listi
     off, nearest = 0.0, ""
     neutral = np.hypot(*dominant[1:]) < NEUTRAL_CHROMA or not NEUTRAL_L[0] <= dominant[0] <= NEUTRAL_L[1]
     if registered and not neutral:
-        regs = _lab(np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.uint8))
-        d = np.hypot(regs[:, 1] - dominant[1], regs[:, 2] - dominant[2])
-        off, nearest = float(d.min()), registered[int(d.argmin())]
+        off, nearest = _off_palette(dominant, registered, _surface(rgb, ref_ink))
     ink_rgb = np.median(rgb[core > 0].reshape(-1, 3), axis=0)
     return Colour(_hex(ink_rgb), spread, off, nearest)
+
+
+BLEND = np.linspace(0.5, 1.0, 11, dtype=np.float32)  # share of ink at a stroke's core, with the surface's colour
+
+
+def _surface(rgb: np.ndarray, ref_ink: np.ndarray) -> np.ndarray | None:
+    """Median RGB of a ring of surface around the logo, clear of its blurred edge; None when the ring is empty."""
+    ink = (ref_ink > 0.5).astype(np.uint8)
+    r = max(3, round(0.03 * max(ink.shape)))
+    disc = lambda k: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    ring = (cv2.dilate(ink, disc(2 * r)) > 0) & (cv2.dilate(ink, disc(r)) == 0)
+    return np.median(rgb[ring].reshape(-1, 3), axis=0).astype(np.float32) if ring.any() else None
+
+
+def _off_palette(dominant: np.ndarray, registered: tuple[str, ...], surface: np.ndarray | None) -> tuple[float, str]:
+    """(a*b* distance, registered colour) of the dominant ink from the nearest registered colour, black or white,
+    each blended with the surface (BLEND); a neutral ink that explains it best reports the nearest registered
+    colour still, so the reason names what the brand registered."""
+    regs = np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.float32)
+    inks = np.concatenate([regs, np.float32([[0, 0, 0], [255, 255, 255]])])
+    mixes = inks[:, None, :] * BLEND[None, :, None]
+    if surface is not None:
+        mixes = mixes + surface[None, None, :] * (1.0 - BLEND[None, :, None])
+    else:
+        mixes = np.repeat(inks[:, None, :], len(BLEND), axis=1)
+    lab = _lab(np.clip(mixes, 0, 255).astype(np.uint8).reshape(-1, 3)).reshape(len(inks), len(BLEND), 3)
+    d = np.hypot(lab[..., 1] - dominant[1], lab[..., 2] - dominant[2]).min(axis=1)
+    return float(d.min()), registered[int(d[:len(regs)].argmin())]
