@@ -85,11 +85,8 @@ def _off_palette(dominant: np.ndarray, registered: tuple[str, ...], surface: np.
     colour still, so the reason names what the brand registered."""
     regs = np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.float32)
     inks = np.concatenate([regs, np.float32([[0, 0, 0], [255, 255, 255]])])
-    mixes = inks[:, None, :] * BLEND[None, :, None]
-    if surface is not None:
-        mixes = mixes + surface[None, None, :] * (1.0 - BLEND[None, :, None])
-    else:
-        mixes = np.repeat(inks[:, None, :], len(BLEND), axis=1)
-    lab = _lab(np.clip(mixes, 0, 255).astype(np.uint8).reshape(-1, 3)).reshape(len(inks), len(BLEND), 3)
+    share = (BLEND if surface is not None else np.ones(1, np.float32))[None, :, None]  # no surface seen: pure inks
+    mixes = inks[:, None, :] * share + (surface if surface is not None else 0.0) * (1.0 - share)
+    lab = _lab(np.clip(mixes, 0, 255).astype(np.uint8).reshape(-1, 3)).reshape(len(inks), -1, 3)
     d = np.hypot(lab[..., 1] - dominant[1], lab[..., 2] - dominant[2]).min(axis=1)
     return float(d.min()), registered[int(d[:len(regs)].argmin())]
