@@ -139,9 +139,9 @@ def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
     return entry is not None and entry.get("key") == calibration_key(brand, cfg)
 
 
-def stored_thresholds(gallery: Gallery, cfg: CalibrationConfig) -> dict[str, dict[str, float]] | None:
-    """{brand: {channel: threshold}} if calibration.json is up to date for every brand with a logo, else None."""
-    stored = load_thresholds(gallery)
+def stored_thresholds(gallery: Gallery, stored: dict, cfg: CalibrationConfig) -> dict[str, dict[str, float]] | None:
+    """{brand: {channel: threshold}} if `stored` (load_thresholds) is up to date for every brand of `gallery` with a
+    logo, else None."""
     out = {}
     for brand in gallery.brands():
         if any(r.kind == "logo" for r in brand.references):
@@ -160,16 +160,16 @@ def align_rate(results: list[dict]) -> float | None:
     return aligned / total if total else None
 
 
-def stored_align_rates(gallery: Gallery) -> dict[str, float]:
-    """{brand: align_rate} from calibration.json (brands without one left out)."""
-    return {slug: e["align_rate"] for slug, e in load_thresholds(gallery).items() if e.get("align_rate") is not None}
+def stored_align_rates(stored: dict) -> dict[str, float]:
+    """{brand: align_rate} from `stored` (load_thresholds; brands without one left out)."""
+    return {slug: e["align_rate"] for slug, e in stored.items() if e.get("align_rate") is not None}
 
 
-def stored_text(gallery: Gallery) -> dict[str, list[TextLine]]:
-    """{"brand/file": wordmark lines} read on each logo reference at calibration (the OCR of a reference costs
-    about a second: worth reading once, not in every process)."""
+def stored_text(stored: dict) -> dict[str, list[TextLine]]:
+    """{"brand/file": wordmark lines} read on each logo reference at calibration, from `stored` (load_thresholds;
+    the OCR of a reference costs about a second: worth reading once, not in every process)."""
     out = {}
-    for slug, entry in load_thresholds(gallery).items():
+    for slug, entry in stored.items():
         for file, lines in (entry.get("text") or {}).items():
             out[f"{slug}/{file}"] = [TextLine((int(a), int(b), int(c), int(d)), str(t)) for a, b, c, d, t in lines]
     return out

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, ink_from_rgba
-from .calibrate import CalibrationConfig, calibrate_gallery, stored_align_rates, stored_text, stored_thresholds
+from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, stored_align_rates, stored_text,
+                        stored_thresholds)
 from .candidates import CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, load_embedder
@@ -106,15 +107,17 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     if len(index) == 0:
         raise GalleryError(f"gallery {g.root} has no reference images; add some with `authcheck gallery add`")
     ctx = Context(g, embedder, index, {b.slug: b for b in g.brands()}, config)
-    thresholds = stored_thresholds(g, config.calibration)
+    stored = load_thresholds(g)  # calibration.json, read once for thresholds, align rates and wordmark text
+    thresholds = stored_thresholds(g, stored, config.calibration)
     if thresholds is None:  # a brand was added or its logos changed since calibration
         with g.locked():
             logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
             thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
                                            config.align)
+        stored = load_thresholds(g)
     ctx.thresholds = thresholds
-    ctx.align_rates = stored_align_rates(g)
-    ctx._lines.update(stored_text(g))
+    ctx.align_rates = stored_align_rates(stored)
+    ctx._lines.update(stored_text(stored))
     return ctx
 
 
@@ -148,8 +151,7 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         whole = vectors[[0, -1]]  # the first box is the whole photo
         hits = match_brands(ctx.index, vectors[:-1], boxes, ctx.config.neighbours)
         evidence = verify_hypotheses(ctx, rgb, hits)
-        record = vet_text(ctx, rgb, hits, evidence, decide(label, hits, evidence, ctx.brand_names,
-                                                          ctx.config.verdict, ctx.thresholds, ctx.align_rates))
+        record = vet_text(ctx, rgb, hits, evidence, _decide(ctx, label, hits, evidence))
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
@@ -178,9 +180,13 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         if not other_text(read, lines):
             break
         evidence[record.brand] = replace(ev, other_text=read)
-        record = decide(record.path, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds,
-                        ctx.align_rates)
+        record = _decide(ctx, record.path, hits, evidence)
     return record
+
+
+def _decide(ctx: Context, path: str, hits: list, evidence: dict[str, Evidence]) -> CheckRecord:
+    """verdict.decide with the context's brand names, verdict settings and calibration."""
+    return decide(path, hits, evidence, ctx.brand_names, ctx.config.verdict, ctx.thresholds, ctx.align_rates)
 
 
 def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:
