@@ -75,3 +75,40 @@ def test_round_marks_are_aligned_however_turned():
         errors.append(_corner_error(a.H, truth, ink.shape, box) if a.ok else np.inf)
     assert sum(e < 0.05 for e in errors) >= 4, errors
 
+
+
+def test_a_print_of_equal_luminance_aligns_in_its_colour_axis():
+    """Yellow ink on a green product: both grey 190, so luminance sees no logo (Otsu splits noise). The region's
+    main colour axis separates them; alignment and verification work in it (align.grey_tone)."""
+    from vision.align import grey_tone
+    from vision.verify import verify_brand
+
+    logo = synth.render_logo("mcdonalds", 256)
+    ink = ink_from_rgba(logo, CFG.work_side)
+    lh, lw = logo.shape[:2]
+    quad = np.float32([[250, 170], [390, 180], [385, 300], [255, 290]])
+    H = cv2.getPerspectiveTransform(np.float32([[0, 0], [lw, 0], [lw, lh], [0, lh]]), quad)
+    alpha = cv2.warpPerspective(logo[..., 3].astype(np.float32) / 255.0, H, (640, 480))[..., None]
+    surface, yellow = np.float32([150, 230, 70]), np.float32([255, 200, 0])
+    img = surface * (1 - alpha) + yellow * alpha
+    img = cv2.GaussianBlur(img, (0, 0), 0.8) + np.random.default_rng(0).normal(0, 4, img.shape)
+    image = np.clip(img, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    inside = alpha[..., 0] > 0.9
+    assert abs(grey[inside].mean() - grey[alpha[..., 0] == 0].mean()) < 8  # luminance alone cannot tell them apart
+    box = (240, 160, 400, 310)
+    assert grey_tone(image[box[1]:box[3], box[0]:box[2]]) is not None
+    a = align_logo(image, box, ink, CFG)
+    assert a.ok and a.quality > 0.9, (a.quality, a.note)
+    s = lw / ink.shape[1]
+    assert _corner_error(a.H, H @ np.diag([s, s, 1]), ink.shape, box) < 0.03
+    ev = verify_brand(image, [box], "mcdonalds", "mcdonalds/logo.png", ink, CFG)
+    assert ev.aligned and 0.9 < ev.detail.ink_ratio < 1.1 and ev.fidelity > 0.9, (ev.detail.ink_ratio, ev.fidelity)
+
+
+def test_luminance_is_kept_where_it_separates_ink_from_surface():
+    from vision.align import grey_tone
+
+    region = np.full((60, 80, 3), (40, 90, 200), np.uint8)
+    region[20:40, 20:60] = (250, 240, 230)  # a white print on blue: luminance already contrasts strongly
+    assert grey_tone(region) is None

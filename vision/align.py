@@ -44,6 +44,8 @@ class Alignment:
     quality: float  # IoU of reference ink and the photo's ink warped into the reference frame, 0..1
     polarity: int  # +1: ink darker than the surface in the photo, -1: lighter
     note: str = ""  # why alignment failed, when it did
+    tone: tuple[float, float, float, float] | None = None  # grey = r, g, b weights . RGB + offset (to_grey);
+    # None = luminance
 
     @property
     def ok(self) -> bool:
@@ -75,6 +77,51 @@ def _grow(box: Box, frac: float, w: int, h: int) -> Box:
             min(w, int(box[2] + frac * bw)), min(h, int(box[3] + frac * bh)))
 
 
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+WEAK_CONTRAST = 32.0  # grey levels between ink and surface below which luminance is too weak to binarise reliably
+
+
+def grey_tone(rgb: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The grey a region is analysed in: luminance (None), unless its luminance contrast is weak and its colours
+    separate at least twice as well along their main axis (yellow ink on a green product). Returns (r, g, b,
+    offset) for to_grey, scaled like luminance so that contrast keeps its units."""
+    x = rgb[::2, ::2].reshape(-1, 3).astype(np.float32)
+    if len(x) < 16:
+        return None
+    centred = x - x.mean(0)
+    axis = np.linalg.eigh(centred.T @ centred)[1][:, -1] * float(np.linalg.norm(LUMA))
+    axis = axis if axis @ LUMA >= 0 else -axis  # ink that is darker stays darker
+    along, luma = centred @ axis, centred @ LUMA
+    weak = _separation(luma)
+    # only where luminance fails: per-channel clipping (an over-exposed print) moves a colour axis's edges, and the
+    # seen reference models clipping in grey only (verify.saturated)
+    if weak >= WEAK_CONTRAST or _separation(along) < 2.0 * max(weak, 1.0):
+        return None
+    lo, hi = np.percentile(x @ axis, [1, 99])
+    return (*map(float, axis), 128.0 - 0.5 * float(lo + hi))
+
+
+def _separation(v: np.ndarray) -> float:
+    """Distance between the means of the two Otsu classes of the values `v`."""
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-3:
+        return 0.0
+    u = ((v - lo) * (255.0 / (hi - lo))).astype(np.uint8).reshape(-1, 1)
+    t, _ = cv2.threshold(u, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    m = u[:, 0] > t
+    return float(abs(v[m].mean() - v[~m].mean())) if 0 < m.sum() < len(m) else 0.0
+
+
+def to_grey(rgb: np.ndarray, tone: tuple[float, float, float, float] | None) -> np.ndarray:
+    """RGB uint8 (..., 3) -> uint8 grey: luminance, or the colour axis of a grey_tone."""
+    if tone is None:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    g = rgb.astype(np.float32) @ np.float32(tone[:3]) + np.float32(tone[3])
+    return np.clip(g, 0, 255).astype(np.uint8)
+
+
 def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
     """Binarise a grey region into ink (1) vs surface (0): Otsu, with the polarity in which the ink is the minority
     of the region's border. Returns (float32 mask, polarity +1 dark ink / -1 light ink)."""
@@ -92,7 +139,7 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     region = _region(photo, box, cfg)
     if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
-    to_photo, ink, polarity, features = region
+    to_photo, ink, polarity, features, tone = region
     best = None
     H, inliers = _sift_homography(ref_ink, features, polarity, cfg)
     if H is None:  # the border vote on polarity can be wrong (a region mostly of a dark product edge): try the other
@@ -110,7 +157,7 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
             best = ("shape", H, 0)
     if best is None:
         return Alignment(None, "none", inliers, 0.0, polarity, "no alignment found (too few matching features and "
-                                                               "no shape fit)")
+                                                               "no shape fit)", tone)
     method, H, inl = best
     quality = _overlap(ref_ink, ink, H)
     if quality < cfg.min_quality and method == "sift":  # features agreed on a wrong plane: try the shape too
@@ -119,8 +166,8 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
             method, H, inl, quality = "shape", Hs, 0, q
     if quality < cfg.min_quality:
         return Alignment(None, "none", inl, quality, polarity,
-                         f"best alignment ({method}) overlaps the reference only {quality:.0%}")
-    return Alignment(to_photo @ H, method, inl, quality, polarity)
+                         f"best alignment ({method}) overlaps the reference only {quality:.0%}", tone)
+    return Alignment(to_photo @ H, method, inl, quality, polarity, tone=tone)
 
 
 def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
@@ -148,12 +195,14 @@ def mirrored(ref_ink: np.ndarray) -> np.ndarray:
 
 def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):
     """The photo region around `box` at the reference's working scale: (region -> photo transform, ink mask,
-    polarity, SIFT (keypoints, descriptors)), or None if too small. Cached per photo array and box: the brand
+    polarity, SIFT (keypoints, descriptors), grey_tone), or None if too small. Cached per photo array and box: the brand
     hypotheses of one photo (and the mirrored reference) are aligned in the same few regions."""
     def compute():
         h, w = photo.shape[:2]
         x0, y0, x1, y1 = _grow(box, cfg.context, w, h)
-        region = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        rgb = photo[y0:y1, x0:x1]
+        tone = grey_tone(rgb)
+        region = to_grey(rgb, tone)
         if min(region.shape) < 8:
             return None
         # bring the region to the reference's working scale so SIFT sees features at comparable sizes
@@ -163,7 +212,7 @@ def _region(photo: np.ndarray, box: Box, cfg: AlignConfig):
         to_photo = np.array([[1 / s, 0, x0], [0, 1 / s, y0], [0, 0, 1]], np.float64)
         ink, polarity = photo_ink(region_s)
         ink.setflags(write=False)  # shared by every alignment in this region
-        return to_photo, ink, polarity, _sift(cfg.sift_features).detectAndCompute(region_s, None)
+        return to_photo, ink, polarity, _sift(cfg.sift_features).detectAndCompute(region_s, None), tone
     return _per_array(_regions, 64, photo, (tuple(box), cfg), compute)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored
+from .align import AlignConfig, Alignment, align_logo, mask_f, mirrored, to_grey
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, ink_extent, stroke_px
@@ -49,12 +49,13 @@ class Evidence:
         return self.alignment.ok
 
 
-def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int) -> np.ndarray:
-    """The listing logo in the reference frame as (h, w) uint8 grey, dark ink on a light surface."""
+def warp_grey(photo: np.ndarray, H: np.ndarray, shape: tuple[int, int], polarity: int,
+              tone: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """The listing logo in the reference frame as (h, w) uint8 grey (luminance, or the alignment's colour axis:
+    align.grey_tone), dark ink on a light surface."""
     h, w = shape
-    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
-    warped = cv2.warpPerspective(grey, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_REPLICATE)
+    warped = to_grey(cv2.warpPerspective(photo, H, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                         borderMode=cv2.BORDER_REPLICATE), tone)
     return warped if polarity > 0 else 255 - warped
 
 
@@ -124,7 +125,7 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
         return Evidence(brand, reference, box, a, trivial_quality=trivial, resolution=box_resolution(ref_ink, box))
     fp = footprint(a.H, ref_ink.shape)
     # compare like with like: the reference as the camera would have seen it at the listing's resolution
-    grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity)
+    grey = warp_grey(photo, a.H, ref_ink.shape, a.polarity, a.tone)
     g3 = cv2.GaussianBlur(grey, (3, 3), 0)
     seen = seen_reference(ref_ink, a.H, fp, g3)
     warped = binarise(g3, seen)
