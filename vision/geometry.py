@@ -33,7 +33,7 @@ class Geometry:
     worst_fit: float  # lowest part fit (1 for one-piece logos)
 
 
-def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.06) -> list[np.ndarray]:
+def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.04) -> list[np.ndarray]:
     """Boolean masks of the reference's pieces of ink that carry at least `min_frac` of it."""
     ink = ref_ink > 0.5
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
