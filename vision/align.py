@@ -149,7 +149,10 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         else:
             inliers = max(inliers, n2)
     if H is not None:
-        refined = _ecc_refine(ref_ink, ink, H, cfg)
+        # coarse to fine: a SIFT fit of a blurred wordmark can be sheared further off than full-resolution ECC pulls
+        # in (a genuine Panasonic print stalled at 0.74 overlap; from the half-resolution fit it reaches 0.89)
+        coarse = _ecc_half(ref_ink, ink, H, cfg)
+        refined = _ecc_refine(ref_ink, ink, H if coarse is None else coarse, cfg)
         best = ("sift", H if refined is None else refined, inliers)
     else:
         H = _shape_homography(ref_ink, ink, cfg)
@@ -354,13 +357,11 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
     """Moment-based starts (_shape_starts), each refined by ECC at half resolution (ECC's cost is per pixel and
     the starts only have to be told apart); the start whose overlap is best is refined again at full resolution."""
     target = _main_ink(ink)
-    half = np.diag([0.5, 0.5, 1.0])
-    ref_h, tgt_h = (cv2.resize(m, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for m in (ref_ink, target))
+    halves = _halves(ref_ink, target)
     best, best_q = None, -1.0
     for A in _shape_starts(ref_ink, target):
-        Ah = half @ A @ np.linalg.inv(half)
-        Hh = _ecc_refine(ref_h, tgt_h, Ah, cfg, cfg.ecc_iters_starts)
-        H = np.linalg.inv(half) @ (Ah if Hh is None else Hh) @ half
+        H = _ecc_half(ref_ink, target, A, cfg, halves)
+        H = A if H is None else H
         if not _plausible(H, ref_ink.shape):
             continue
         q = _overlap(ref_ink, target, H)
@@ -371,6 +372,22 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
         if fine is not None and _plausible(fine, ref_ink.shape) and _overlap(ref_ink, target, fine) >= best_q:
             best = fine
     return best
+
+
+_HALF = np.diag([0.5, 0.5, 1.0])
+
+
+def _halves(ref_ink: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return tuple(cv2.resize(m, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for m in (ref_ink, ink))
+
+
+def _ecc_half(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig,
+              halves: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
+    """_ecc_refine at half resolution (`halves`: both masks halved, if already at hand): a quarter of the cost, and
+    its blur spans twice as far, so it pulls in a start that is further off. None if ECC fails."""
+    ref_h, ink_h = halves or _halves(ref_ink, ink)
+    Hh = _ecc_refine(ref_h, ink_h, _HALF @ H0 @ np.linalg.inv(_HALF), cfg, cfg.ecc_iters_starts)
+    return None if Hh is None else np.linalg.inv(_HALF) @ Hh @ _HALF
 
 
 def _main_ink(ink: np.ndarray) -> np.ndarray:
