@@ -76,7 +76,6 @@ def test_round_marks_are_aligned_however_turned():
     assert sum(e < 0.05 for e in errors) >= 4, errors
 
 
-
 def test_a_print_of_equal_luminance_aligns_in_its_colour_axis():
     """Yellow ink on a green product: both grey 190, so luminance sees no logo (Otsu splits noise). The region's
     main colour axis separates them; alignment and verification work in it (align.grey_tone)."""

@@ -78,8 +78,6 @@ def _grow(box: Box, frac: float, w: int, h: int) -> Box:
 
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
 WEAK_CONTRAST = 32.0  # grey levels between ink and surface below which luminance is too weak to binarise reliably
 
 
