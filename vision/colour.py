@@ -34,6 +34,12 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.reshape(-1, 1, 3).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3)
 
 
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """"#rrggbb" -> (r, g, b)."""
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
 def _hex(rgb: np.ndarray) -> str:
     return "#%02x%02x%02x" % tuple(int(v) for v in np.clip(rgb, 0, 255))
 
@@ -83,7 +89,7 @@ def _off_palette(dominant: np.ndarray, registered: tuple[str, ...], surface: np.
     """(a*b* distance, registered colour) of the dominant ink from the nearest registered colour, black or white,
     each blended with the surface (BLEND); a neutral ink that explains it best reports the nearest registered
     colour still, so the reason names what the brand registered."""
-    regs = np.array([[int(c.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)] for c in registered], np.float32)
+    regs = np.array([hex_to_rgb(c) for c in registered], np.float32)
     inks = np.concatenate([regs, np.float32([[0, 0, 0], [255, 255, 255]])])
     share = (BLEND if surface is not None else np.ones(1, np.float32))[None, :, None]  # no surface seen: pure inks
     mixes = inks[:, None, :] * share + (surface if surface is not None else 0.0) * (1.0 - share)

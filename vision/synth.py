@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .colour import hex_to_rgb
 from .errors import AuthcheckError
 
 
@@ -62,11 +63,6 @@ def print_color(slug: str) -> str:
     color = brand_icon(slug).color
     r, g, b = hex_to_rgb(color)
     return "#111111" if 0.299 * r + 0.587 * g + 0.114 * b > 225 else color
-
-
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    c = color.lstrip("#")
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
 def render_svg_alpha(svg: str, size: int) -> np.ndarray:
