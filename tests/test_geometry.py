@@ -31,3 +31,14 @@ def test_a_moved_inner_part_and_a_resized_ring_are_found():
     assert moved.max_shift > 0.08  # 22 px of a 206 px logo
     resized = part_residuals(ref, _emblem(ring_radius=85), tol=1.0)
     assert resized.worst_fit < 0.6
+
+
+def test_a_part_too_small_to_resolve_is_not_judged_on_its_own():
+    """A piece of a few photo pixels can vanish from a genuine print in blur and JPEG; missing, it would read as a
+    part that fits nowhere. Below `min_area` pixels it is left to the detail map."""
+    ref = _emblem()
+    cv2.rectangle(ref, (118, 2), (139, 23), 1.0, -1)  # a 22 x 22 piece above the ring: 4.5% of the ink
+    listing = _emblem()  # without it
+    assert part_residuals(ref, listing, tol=1.0).worst_fit < 0.5
+    kept = part_residuals(ref, listing, tol=1.0, min_area=600)
+    assert len(kept.parts) == 2 and kept.worst_fit > 0.95 and kept.max_shift < 0.01

@@ -50,6 +50,15 @@ def test_a_loose_fit_is_aligned_again_in_the_box_it_outlines():
     assert ev.box != cut and ev.alignment.quality >= 0.9
 
 
+def test_a_fit_that_runs_out_of_its_box_is_aligned_again_in_its_outline():
+    """A box that cuts off the logo's top still fits "well" (0.93 here, a genuine GitLab listing 0.82) to the part
+    inside it, which would end the search: a fit whose outline leaves its box is aligned again around it."""
+    image, (x0, y0, x1, y1), ink, _ = _case("spotify", 2, logo_frac=(0.2, 0.3))
+    cut = (x0, y0 + (y1 - y0) // 4, x1, y1)
+    ev = verify_brand(image, [cut], "spotify", "spotify/logo.png", ink, CFG)
+    assert ev.box != cut and ev.alignment.quality >= 0.97
+
+
 def test_an_unaligned_print_reports_an_upper_bound_of_its_resolution():
     """Aston Martin's wings printed small: the lines are finer than a photo pixel and the reference cannot be aligned.
     The evidence still says how fine the print is (the reference's stroke width if its ink filled the box), which
@@ -114,3 +123,20 @@ def test_a_reference_spread_over_megapixels_is_seen_on_a_bounded_grid():
     tracemalloc.stop()
     assert seen.shape == ink.shape and 0.95 < seen.sum() / ink.sum() < 1.05
     assert peak < 20 * 2**20, peak
+
+
+def test_ink_entering_the_frame_far_from_the_logo_is_clutter():
+    """A product's edge crossing a small print's frame is not part of the print (it read as 34% of a genuine Razer
+    emblem differing); a piece of ink inside the frame, even far from where the reference has ink, stays."""
+    import cv2
+
+    from vision.verify import drop_clutter
+
+    ref = np.zeros((200, 200), np.float32)
+    cv2.circle(ref, (100, 100), 70, 1.0, 8)
+    listing = ref.copy()
+    cv2.fillPoly(listing, [np.array([[120, 199], [199, 120], [199, 199]], np.int32)], 1.0)  # an edge in the corner
+    cv2.rectangle(listing, (90, 90), (110, 110), 1.0, -1)  # a moved piece inside the ring
+    kept = drop_clutter(listing, ref)
+    assert kept[190, 190] == 0 and kept[100, 100] == 1
+    assert (kept[ref > 0.5] == 1).all()

@@ -33,23 +33,24 @@ class Geometry:
     worst_fit: float  # lowest part fit (1 for one-piece logos)
 
 
-def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.04) -> list[np.ndarray]:
-    """Boolean masks of the reference's pieces of ink that carry at least `min_frac` of it."""
+def reference_parts(ref_ink: np.ndarray, min_frac: float = 0.04, min_area: float = 0.0) -> list[np.ndarray]:
+    """Boolean masks of the reference's pieces of ink that carry at least `min_frac` of it and `min_area` pixels."""
     ink = ref_ink > 0.5
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    total = max(1, ink.sum())
-    return [labels == i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_frac * total]
+    least = max(min_frac * max(1, ink.sum()), min_area)
+    return [labels == i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= least]
 
 
-def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2, tol: float = 1.0) -> Geometry:
+def part_residuals(ref_ink: np.ndarray, warped: np.ndarray, search: float = 0.2, tol: float = 1.0,
+                   min_area: float = 0.0) -> Geometry:
     """ref_ink and warped (listing ink in the reference frame), both (h, w) float in [0, 1] -> Geometry.
-    Each part is template-matched within +-`search` of the logo size around where the global fit put it; its fit
-    forgives `tol` pixels of misregistration."""
+    Each part (of at least `min_area` pixels) is template-matched within +-`search` of the logo size around where
+    the global fit put it; its fit forgives `tol` pixels of misregistration."""
     h, w = ref_ink.shape
     size = ink_extent(ref_ink)
     if size == 0:
         return Geometry((), 0.0, 1.0)
-    ps = reference_parts(ref_ink)
+    ps = reference_parts(ref_ink, min_area=min_area)
     if len(ps) < 2:
         return Geometry((), 0.0, 1.0)
     r = max(2, int(search * size))
