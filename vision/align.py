@@ -189,6 +189,7 @@ def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
 
 _regions: dict = {}  # (id of the photo, box, config) -> (weakref to the photo, _region's result)
 _mirrors: dict = {}  # (id of a reference ink) -> (weakref to it, its mirror image)
+_ref_pieces: dict = {}  # (id of a reference ink) -> (weakref to it, its number of connected pieces)
 
 
 def mirrored(ref_ink: np.ndarray) -> np.ndarray:
@@ -368,7 +369,7 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
                 best, best_q = H, q
 
     keep(_shape_starts(ref_ink, target))
-    if best is not None and best_q < cfg.good_quality:
+    if best is not None and cfg.min_quality <= best_q < cfg.good_quality and _pieces(ref_ink) >= 3:
         # a fan of petals or a ring of like parts fits as well one part round: a loose fit is retried turned
         # (a genuine Huawei print stalled at 0.78 with every petal one place off; turned 30 degrees it fits 0.97)
         keep([_turned(best, target, deg) for deg in TURNS])
@@ -380,6 +381,12 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
 
 
 TURNS = (-45.0, -30.0, 30.0, 45.0)  # degrees a loose shape fit is turned by to start again
+
+
+def _pieces(ref_ink: np.ndarray) -> int:
+    """Connected pieces of the reference's ink (cached per reference array)."""
+    return _per_array(_ref_pieces, 512, ref_ink, (), lambda: cv2.connectedComponents(
+        (ref_ink > 0.5).astype(np.uint8), connectivity=8)[0] - 1)
 
 
 def _turned(H: np.ndarray, target: np.ndarray, degrees: float) -> np.ndarray:
