@@ -372,7 +372,7 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
     if best is not None and cfg.min_quality <= best_q < cfg.good_quality and _pieces(ref_ink) >= 3:
         # a fan of petals or a ring of like parts fits as well one part round: a loose fit is retried turned
         # (a genuine Huawei print stalled at 0.78 with every petal one place off; turned 30 degrees it fits 0.97)
-        keep([_turned(best, target, deg) for deg in TURNS])
+        keep(_turned(best, target))
     if best is not None:
         fine = _ecc_refine(ref_ink, target, best, cfg)
         if fine is not None and _plausible(fine, ref_ink.shape) and _overlap(ref_ink, target, fine) >= best_q:
@@ -389,14 +389,15 @@ def _pieces(ref_ink: np.ndarray) -> int:
         (ref_ink > 0.5).astype(np.uint8), connectivity=8)[0] - 1)
 
 
-def _turned(H: np.ndarray, target: np.ndarray, degrees: float) -> np.ndarray:
-    """H followed by a turn of `degrees` about the centroid of the target ink."""
+def _turned(H: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+    """H followed by each turn of TURNS about the centroid of the target ink."""
     ys, xs = np.nonzero(target > 0.5)
     cx, cy = (xs.mean(), ys.mean()) if len(xs) else (target.shape[1] / 2, target.shape[0] / 2)
-    t = np.deg2rad(degrees)
-    c, s = np.cos(t), np.sin(t)
-    R = np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0.0, 0.0, 1.0]])
-    return R @ H
+    out = []
+    for t in np.deg2rad(TURNS):
+        c, s = np.cos(t), np.sin(t)
+        out.append(np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0.0, 0.0, 1.0]]) @ H)
+    return out
 
 
 _HALF = np.diag([0.5, 0.5, 1.0])
