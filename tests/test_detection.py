@@ -102,7 +102,10 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
 def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatch):
     """A brand the embedding matches below resemble_similarity ends other than no_match only when its reference
     aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they cost photos
-    without a logo a third of their time). Brands above that level are verified in all their boxes."""
+    without a logo a third of their time). Brands above that level are verified in all their boxes, brands below
+    verify_similarity in none."""
+    import dataclasses
+
     import vision.check as check
     from vision.candidates import find_candidates
     from vision.embed import embed
@@ -112,12 +115,22 @@ def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatc
     real = check._verify
     monkeypatch.setattr(check, "_verify", lambda c, rgb, h, boxes: calls.append((h, boxes)) or real(c, rgb, h, boxes))
     cfg = ctx.config.verdict
+    # the same hypotheses verified again with the floor at no_match_threshold, so that weak ones are verified too
+    low = dataclasses.replace(ctx, config=dataclasses.replace(
+        ctx.config, verdict=dataclasses.replace(cfg, verify_similarity=cfg.no_match_threshold)))
+    cases = []
     for seed in range(4):
         img = synth.photograph(None, np.random.default_rng(seed), synth.PhotoStyle()).image
         boxes = find_candidates(img, ctx.config.candidates)
-        hits = match_brands(ctx.index, embed(ctx.embedder, [img[b[1]:b[3], b[0]:b[2]] for b in boxes]), boxes,
-                            ctx.config.neighbours)
+        cases.append((img, match_brands(ctx.index, embed(ctx.embedder, [img[b[1]:b[3], b[0]:b[2]] for b in boxes]),
+                                        boxes, ctx.config.neighbours)))
+    for img, hits in cases:
         check.verify_hypotheses(ctx, img, hits)
+    below = [h for _, hits in cases for h in hits[:cfg.verify_top]
+             if cfg.no_match_threshold <= h.similarity < cfg.verify_similarity]
+    assert below and all(h.similarity >= cfg.verify_similarity for h, _ in calls)  # the floor holds
+    for img, hits in cases:
+        check.verify_hypotheses(low, img, hits)
     img = photo(synth.render_logo("samsung", 256), 21)
     check_image(ctx, img)
     weak = [(h, b) for h, b in calls if h.similarity < cfg.resemble_similarity]

@@ -190,7 +190,7 @@ def _decide(ctx: Context, path: str, hits: list, evidence: dict[str, Evidence]) 
 
 
 def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Evidence]:
-    """Verify the top brand hypotheses that clear the similarity floor and stay within `verify_margin` of the best
+    """Verify the top brand hypotheses that clear `verify_similarity` and stay within `verify_margin` of the best
     (in their best box only below `resemble_similarity`); stop early once one is confirmed with a clear lead, since
     the rest cannot win."""
     cfg = ctx.config.verdict
@@ -198,7 +198,7 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
     for h in hits[:cfg.verify_top]:
         if hits[0].similarity - h.similarity > cfg.verify_margin:
             break  # hits are best first: the rest are further still from the best brand
-        if h.similarity < cfg.no_match_threshold or h.entry.kind != "logo":
+        if h.similarity < cfg.verify_similarity or h.entry.kind != "logo":
             continue
         # a weakly matched brand counts only if it aligns near-perfectly, which its best box shows: its weaker
         # boxes cost photos without a logo a third of their time, for 1 counterfeit in 429 of the accuracy benchmark
