@@ -289,8 +289,8 @@ def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_
         extra={"train": asdict(cfg), "commit": commit, "checkpoint": Path(checkpoint).name,
                # this model's cosine scale (measured on generated listings: genuine right-brand similarity
                # 1st/5th percentile 0.71/0.77; unbranded best similarity 90th/95th/99th percentile 0.76/0.81/0.86)
-               "similarity": {"no_match_threshold": 0.6, "verify_similarity": 0.7, "match_threshold": 0.85,
-                              "resemble_similarity": 0.75},
+               "similarity": {"no_match_threshold": 0.6, "verify_similarity": 0.7, "verify_margin": 0.1,
+                              "match_threshold": 0.85, "resemble_similarity": 0.75},
                "export": {"opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": diff}})
     atomic_write_json(out_dir / f"{name}.json", manifest.to_json())
     if int8:
