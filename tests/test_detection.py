@@ -99,6 +99,33 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
     assert looked_like >= 1
 
 
+def test_a_caption_cut_by_its_box_is_read_whole(ctx):
+    """The box a "looks like" brand was last tried in is often a grid window that cuts the text there (an
+    unregistered "bunq" read as BUN, too short to tell from a wordmark). vet_text reads around the box, so the whole
+    caption is read and the photo is no_match."""
+    from vision.align import Alignment
+    from vision.check import _decide, vet_text
+    from vision.forge import render_text
+    from vision.match import BrandHit
+    from vision.verify import Evidence
+
+    img = np.full((480, 640, 3), (70, 90, 160), np.uint8)
+    text = render_text("CHEAP DEALS", 30, (250, 250, 250))
+    h, w = text.shape[:2]
+    alpha = text[..., 3:4] / 255.0
+    img[300:300 + h, 150:150 + w] = alpha * text[..., :3] + (1 - alpha) * img[300:300 + h, 150:150 + w]
+    box = (120, 190, 120 + w + 60, 300 + h // 4)  # the text's top quarter only: read alone, nothing legible
+    entry = next(e for e in ctx.index.entries.values() if e.brand == "samsung" and e.kind == "logo")
+    hits = [BrandHit("samsung", 0.95, entry, box, 0, (box,))]
+    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
+    evidence = {"samsung": Evidence("samsung", f"samsung/{entry.file}", box, unaligned)}
+    looks_like = _decide(ctx, "x", hits, evidence)
+    assert looks_like.verdict == "suspect" and looks_like.divergence is None  # the premise
+    rec = vet_text(ctx, img, hits, dict(evidence), looks_like)
+    assert rec.verdict == "no_match", rec.reasons
+    assert any(r.startswith("text reads CHEAPDEALS") for r in rec.reasons), rec.reasons
+
+
 def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatch):
     """A brand the embedding matches below resemble_similarity ends other than no_match only when its reference
     aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they cost photos

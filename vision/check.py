@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .align import AlignConfig, ink_from_rgba
+from .align import AlignConfig, grow_box, ink_from_rgba
 from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, stored_align_rates, stored_text,
                         stored_thresholds)
 from .candidates import CandidateConfig, find_candidates
@@ -165,6 +165,9 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
     return record, rgb, chosen
 
 
+TEXT_CONTEXT = 0.25  # fraction of a box's size per side that vet_text reads around it
+
+
 def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
              ) -> CheckRecord:
     """A record that says "looks like <wordmark brand> but could not be aligned" is checked by reading the box: text
@@ -175,7 +178,9 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
     while record.verdict == "suspect" and record.divergence is None and record.brand in evidence:
         ev = evidence[record.brand]
         lines = ctx.reference_text(record.brand, ev.reference.split("/", 1)[1])
-        x0, y0, x1, y1 = ev.box
+        # with a margin: the box is often a grid window that cuts the text (an unregistered "bunq" read as BUN,
+        # too short to tell from a wordmark, and stayed "looks like Panasonic")
+        x0, y0, x1, y1 = grow_box(ev.box, TEXT_CONTEXT, rgb.shape)
         read = read_text(rgb[y0:y1, x0:x1]) if lines else ""
         if not other_text(read, lines):
             break
