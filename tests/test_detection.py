@@ -198,3 +198,31 @@ def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp
     evidence = {"samsung": replace(seen, wordmark=Reading("SAMSUNG", "SAMSUNC", 0.99, 1))}
     verify_read_brands(c, rgb, hits, evidence)
     assert set(evidence) == {"samsung"}
+
+
+@pytest.mark.skipif(forge.font_path() is None, reason="needs the DejaVu font")
+def test_a_box_that_reads_another_registered_wordmark_names_that_brand(gallery_copy, tmp_path):
+    """"Looks like Samsung" where OCR reads ZARA, a registered wordmark that the embedder ranked lower: Zara is
+    verified in that box and named (it aligns, or else it "looks like" Zara on the strength of the reading)."""
+    from tests.conftest import save_rgba
+    from vision.align import Alignment
+    from vision.check import _decide, vet_text
+    from vision.gallery import Gallery, add_references
+    from vision.match import BrandHit
+    from vision.verify import Evidence
+
+    text = forge.render_text("ZARA", 80, (20, 20, 20))
+    add_references(Gallery(gallery_copy), "zara", [save_rgba(tmp_path / "zara.png", text)], wordmark="ZARA")
+    c = open_context(gallery_copy, threads=1)
+    rgb = photo(text, 3)
+    box = (0, 0, rgb.shape[1], rgb.shape[0])
+    entry = {e.brand: e for e in c.index.entries.values() if e.kind == "logo"}
+    hits = [BrandHit("samsung", 0.95, entry["samsung"], box, 0, (box,)),
+            BrandHit("zara", c.config.verdict.match_threshold - 0.1, entry["zara"], box, 0, (box,))]
+    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
+    evidence = {"samsung": Evidence("samsung", f"samsung/{entry['samsung'].file}", box, unaligned)}
+    looks_like = _decide(c, "x", hits, evidence)
+    assert looks_like.verdict == "suspect" and looks_like.brand == "samsung"  # the premise
+    rec = vet_text(c, rgb, hits, evidence, looks_like)
+    assert rec.brand == "zara" and rec.verdict != "no_match", rec.reasons
+    assert evidence["zara"].read_as == "ZARA" and evidence["samsung"].other_text == "ZARA"

@@ -164,6 +164,19 @@ def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():
     assert r.verdict == "suspect" and r.brand == "nike" and "could not be aligned" in r.reasons[0]
 
 
+def test_text_that_reads_another_registered_wordmark_looks_like_that_brand():
+    """OCR reads ACER where the embedder saw Iveco's wordmark (a letter-swapped Acer print): Acer, below the
+    "looks like" similarity and not aligned, is named on the strength of the reading."""
+    ev = {"iveco": replace(evidence("iveco", method="none", quality=0.2), other_text="ACER"),
+          "acer": replace(evidence("acer", method="none", quality=0.4), read_as="ACER")}
+    hits = [hit("iveco", 0.88), hit("acer", CFG.match_threshold - 0.05)]
+    r = decide("p.jpg", hits, ev, {"acer": "Acer"}, CFG)
+    assert r.verdict == "suspect" and r.brand == "acer" and r.risk == LOOKS_LIKE_RISK
+    assert r.reasons[0].startswith(f"looks like Acer (similarity {CFG.match_threshold - 0.05:.2f}, text reads ACER)")
+    unread = dict(ev, acer=replace(ev["acer"], read_as=None))  # without the reading it is only a resemblance
+    assert decide("p.jpg", hits, unread, {}, CFG).verdict == "no_match"
+
+
 def test_per_brand_threshold_and_risk_map():
     ev = {"nike": evidence("nike", shift=0.03)}
     score, _ = divergence_score(ev["nike"])

@@ -172,11 +172,16 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
              ) -> CheckRecord:
     """A record that says "looks like <wordmark brand> but could not be aligned" is checked by reading the box: text
     unlike the wordmark (a caption, a seller's watermark) marks that evidence as other text and the verdict is
-    decided again (changes `evidence`). OCR runs only here, so photos that align or match nothing never pay."""
+    decided again (changes `evidence`). Text that is another registered brand's wordmark makes that brand a
+    hypothesis "read as" (verified in this box if it was not). OCR runs only here, so photos that align or match
+    nothing never pay."""
     # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
     # a plain shape)
+    hit = {h.brand: h for h in hits}
     while record.verdict == "suspect" and record.divergence is None and record.brand in evidence:
         ev = evidence[record.brand]
+        if ev.read_as:
+            break  # OCR named this brand
         lines = ctx.reference_text(record.brand, ev.reference.split("/", 1)[1])
         # with a margin: the box is often a grid window that cuts the text (an unregistered "bunq" read as BUN,
         # too short to tell from a wordmark, and stayed "looks like Panasonic")
@@ -185,6 +190,12 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         if not other_text(read, lines):
             break
         evidence[record.brand] = replace(ev, other_text=read)
+        # a re-typeset LENOVO or a letter-swapped ACER read as what it imitates, where the embedder saw Toshiba
+        # and Iveco: a counterfeit of the brand read is likelier than an unrelated caption
+        for slug in ctx.brands_reading(read):
+            if slug in hit and not (slug in evidence and evidence[slug].other_text):
+                found = evidence.get(slug) or _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
+                evidence[slug] = replace(found, read_as=read)
         record = _decide(ctx, record.path, hits, evidence)
     return record
 

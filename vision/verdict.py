@@ -158,15 +158,19 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if partial:
         ev = max(partial, key=lambda e: (reads_as_wordmark(e), overlap(e)))
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
-    if top is not None and top.similarity >= cfg.match_threshold:
-        name = brand_names.get(top.brand, top.brand)
-        ev = evidence.get(top.brand)
+    # a brand whose wordmark OCR read where another brand was hypothesised "looks like" it whatever the embedding
+    read = next((h for h in hits if h.brand not in other and (e := evidence.get(h.brand)) and e.read_as), None)
+    looks = top if top is not None and top.similarity >= cfg.match_threshold else read
+    if looks is not None:
+        name = brand_names.get(looks.brand, looks.brand)
+        ev = evidence.get(looks.brand)
         why = ("not verified" if ev is None else ev.alignment.note if not ev.aligned else
                f"the best fit overlaps {overlap(ev):.0%}, no more than a plain shape of that outline would")
-        reasons = [f"looks like {name} (similarity {top.similarity:.2f}) but the logo could not be aligned with "
-                   f"its reference ({why}); geometry and detail were not checked"]
+        seen = f"similarity {looks.similarity:.2f}" + (f", text reads {ev.read_as}" if ev and ev.read_as else "")
+        reasons = [f"looks like {name} ({seen}) but the logo could not be aligned with its reference ({why}); "
+                   f"geometry and detail were not checked"]
         risk = LOOKS_LIKE_RISK
-        rate = (align_rates or {}).get(top.brand)
+        rate = (align_rates or {}).get(looks.brand)
         if ev is not None and ev.resolution < RESOLVED_PX:
             # genuine prints this fine fail to align too (calibration's genuine renders of the fine-lined emblems of
             # the benchmark, Aston Martin, Bentley, Razer, fail 42-46 times in 48): the failure says little
@@ -176,7 +180,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         elif ev is not None and rate is not None:
             risk = unaligned_risk(rate)
             reasons.append(f"risk {risk:.2f}: {rate:.0%} of its genuine prints this size align in calibration")
-        return _record(path, "suspect", top, ev, name, cands, risk, reasons)
+        return _record(path, "suspect", looks, ev, name, cands, risk, reasons)
     risk = unverified_risk(top.similarity, cfg) if top else 0.0
     top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
