@@ -26,8 +26,8 @@ LOOKS_LIKE_RISK = 0.5  # risk of a brand the embedder sees (match_threshold) tha
 @dataclass(frozen=True)
 class VerdictConfig:
     no_match_threshold: float = 0.45  # embedding similarity at which a photo's risk starts to rise (unverified_risk)
-    verify_similarity: float = 0.45  # ... and below which a brand is not even verified: with the logo embedder
-    # (0.70 in its manifest) that skips 28% of verifications and lost 1 named brand in 1,298 benchmark listings
+    verify_similarity: float = 0.45  # similarity below which a brand is not verified at all (0.70 in the logo
+    # embedder's manifest: that skips 28% of verifications and lost 1 named brand in 1,298 benchmark listings)
     match_threshold: float = 0.72  # similarity at which an unaligned brand is still called "looks like"
     verify_top: int = 5  # brand hypotheses that get verified ...
     verify_margin: float = 0.15  # ... while within this similarity of the best one (0.10 in the logo embedder's
@@ -158,7 +158,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if partial:
         ev = max(partial, key=lambda e: (reads_as_wordmark(e), overlap(e)))
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
-    # a brand whose wordmark OCR read where another brand was hypothesised "looks like" it whatever the embedding
+    # a brand whose wordmark OCR read where another brand was hypothesised "looks like" it, whatever its similarity
     read = next((h for h in hits if h.brand not in other and (e := evidence.get(h.brand)) and e.read_as), None)
     looks = top if top is not None and top.similarity >= cfg.match_threshold else read
     if looks is not None:

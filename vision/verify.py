@@ -37,7 +37,8 @@ class Evidence:
     colour: Colour | None = None
     other_text: str | None = None  # unaligned only: legible text in the box that is not the brand's wordmark
     # (set by check.vet_text, which reads only where the verdict would otherwise be "looks like")
-    read_as: str | None = None  # unaligned only: text read there that is this brand's wordmark (check.vet_text)
+    read_as: str | None = None  # not confirmed only: this brand's wordmark, read where another brand was
+    # hypothesised (set by check.vet_text)
 
     @property
     def specificity(self) -> float:
