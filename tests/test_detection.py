@@ -126,6 +126,34 @@ def test_a_caption_cut_by_its_box_is_read_whole(ctx):
     assert any(r.startswith("text reads CHEAPDEALS") for r in rec.reasons), rec.reasons
 
 
+def test_a_misspelt_wordmark_that_does_not_align_looks_like_its_brand(ctx):
+    """A no_match whose closest verified brand is a wordmark: OCR reads around its box, and a close misspelling of
+    the wordmark (SAMSNUG) makes the photo "looks like Samsung" whatever the similarity; a caption does not."""
+    from vision.align import Alignment
+    from vision.check import _decide, vet_text
+    from vision.forge import render_text
+    from vision.match import BrandHit
+    from vision.verify import Evidence
+
+    entry = next(e for e in ctx.index.entries.values() if e.brand == "samsung" and e.kind == "logo")
+    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
+    for caption, named in (("SAMSNUG", True), ("CHEAP DEALS", False)):
+        img = np.full((480, 640, 3), (70, 90, 160), np.uint8)
+        text = render_text(caption, 40, (250, 250, 250))
+        h, w = text.shape[:2]
+        alpha = text[..., 3:4] / 255.0
+        img[200:200 + h, 150:150 + w] = alpha * text[..., :3] + (1 - alpha) * img[200:200 + h, 150:150 + w]
+        box = (140, 190, 160 + w, 210 + h)
+        hits = [BrandHit("samsung", ctx.config.verdict.match_threshold - 0.1, entry, box, 0, (box,))]
+        evidence = {"samsung": Evidence("samsung", f"samsung/{entry.file}", box, unaligned)}
+        unread = _decide(ctx, "x", hits, evidence)
+        assert unread.verdict == "no_match"  # the premise: too little similarity to "look like" Samsung
+        rec = vet_text(ctx, img, hits, evidence, unread)
+        assert (rec.verdict, rec.brand) == (("suspect", "samsung") if named else ("no_match", None)), rec.reasons
+        if named:
+            assert "text reads SAMSNUG" in rec.reasons[0]
+
+
 def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatch):
     """A brand the embedding matches below resemble_similarity ends other than no_match only when its reference
     aligns near-perfectly, which its best region shows: its weaker regions are not aligned too (they cost photos

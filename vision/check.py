@@ -15,7 +15,7 @@ import numpy as np
 from .align import AlignConfig, grow_box, ink_from_rgba
 from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, stored_align_rates, stored_text,
                         stored_thresholds)
-from .candidates import CandidateConfig, find_candidates
+from .candidates import Box, CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, load_embedder
 from .errors import AuthcheckError, GalleryError
@@ -28,7 +28,8 @@ from .record import CheckRecord
 from .reuse import ProductView, ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide, reads_other_text
 from .verify import Evidence, verify_brand
-from .wordmark import TextLine, normalise, other_text, read_text, reads_as, reference_lines, use_threads
+from .wordmark import (TextLine, expected_text, normalise, other_text, read_text, reads_as, reference_lines,
+                       use_threads)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,14 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
     return record, rgb, chosen
 
 
-TEXT_CONTEXT = 0.25  # fraction of a box's size per side that vet_text reads around it
+TEXT_CONTEXT = 0.25  # fraction of a box's size per side that is read around it (read_around)
+
+
+def read_around(rgb: np.ndarray, box: Box) -> str:
+    """read_text of `box` grown by TEXT_CONTEXT: the box is often a grid window that cuts the text (an unregistered
+    "bunq" read as BUN, too short to tell from a wordmark, and stayed "looks like Panasonic")."""
+    x0, y0, x1, y1 = grow_box(box, TEXT_CONTEXT, rgb.shape)
+    return read_text(rgb[y0:y1, x0:x1])
 
 
 def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
@@ -173,8 +181,8 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
     """A record that says "looks like <wordmark brand> but could not be aligned" is checked by reading the box: text
     unlike the wordmark (a caption, a seller's watermark) marks that evidence as other text and the verdict is
     decided again (changes `evidence`). Text that is another registered brand's wordmark makes that brand a
-    hypothesis "read as" (verified in this box if it was not). OCR runs only here, so photos that align or match
-    nothing never pay."""
+    hypothesis "read as" (verified in this box if it was not); a no_match is read too (read_closest). OCR runs only
+    here: photos that align never pay, nor those whose closest verified brand has no wordmark."""
     # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
     # a plain shape)
     hit = {h.brand: h for h in hits}
@@ -183,10 +191,7 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         if ev.read_as:
             break  # OCR named this brand
         lines = ctx.reference_text(record.brand, ev.reference.split("/", 1)[1])
-        # with a margin: the box is often a grid window that cuts the text (an unregistered "bunq" read as BUN,
-        # too short to tell from a wordmark, and stayed "looks like Panasonic")
-        x0, y0, x1, y1 = grow_box(ev.box, TEXT_CONTEXT, rgb.shape)
-        read = read_text(rgb[y0:y1, x0:x1]) if lines else ""
+        read = read_around(rgb, ev.box) if lines else ""
         if not other_text(read, lines):
             break
         evidence[record.brand] = replace(ev, other_text=read)
@@ -197,7 +202,26 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
                 found = evidence.get(slug) or _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
                 evidence[slug] = replace(found, read_as=read)
         record = _decide(ctx, record.path, hits, evidence)
-    return record
+    return read_closest(ctx, rgb, hits, evidence, record) if record.verdict == "no_match" else record
+
+
+def read_closest(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
+                 ) -> CheckRecord:
+    """A no_match whose closest verified brand has a wordmark: OCR reads around its box, and the wordmark or a
+    close misspelling of it (FLIA for FILA: a counterfeit that no longer aligns) makes it "looks like" that brand
+    (`read_as`; changes `evidence`)."""
+    h = next((h for h in hits if h.brand in evidence and not evidence[h.brand].other_text), None)
+    if h is None:
+        return record
+    ev = evidence[h.brand]
+    lines = ctx.reference_text(h.brand, ev.reference.split("/", 1)[1])
+    if not lines:
+        return record
+    read = read_around(rgb, ev.box)
+    if not reads_as(read, expected_text(lines)):
+        return record
+    evidence[h.brand] = replace(ev, read_as=read)
+    return _decide(ctx, record.path, hits, evidence)
 
 
 def _decide(ctx: Context, path: str, hits: list, evidence: dict[str, Evidence]) -> CheckRecord:
