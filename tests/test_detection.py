@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from vision import forge, synth
+from vision.align import Alignment
 from vision.check import check_image, open_context
+from vision.match import BrandHit
+from vision.verify import Evidence
 
 # a clear listing photo: the logo large and sharp, a modest tilt (the benchmark measures the hard cases)
 CLEAR = synth.PhotoStyle(logo_frac=(0.45, 0.55), tilt=0.06, rotation=10.0, blur=(0.0, 0.4), noise=(0.0, 2.0),
@@ -25,6 +28,20 @@ def ctx(built_gallery):
 
 def photo(rgba: np.ndarray, seed: int) -> np.ndarray:
     return synth.photograph(rgba, np.random.default_rng(seed), CLEAR).image
+
+
+def paste(img: np.ndarray, rgba: np.ndarray, y: int, x: int) -> None:
+    """Blend `rgba` onto the RGB `img` (in place), its top-left corner at (y, x)."""
+    h, w = rgba.shape[:2]
+    alpha = rgba[..., 3:4] / 255.0
+    img[y:y + h, x:x + w] = alpha * rgba[..., :3] + (1 - alpha) * img[y:y + h, x:x + w]
+
+
+def unaligned(c, brand: str, similarity: float, box) -> tuple[BrandHit, Evidence]:
+    """`brand` matched at `similarity` in `box`, and its reference not aligned there: (hit, evidence)."""
+    entry = next(e for e in c.index.entries.values() if e.brand == brand and e.kind == "logo")
+    a = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
+    return BrandHit(brand, similarity, entry, box, 0, (box,)), Evidence(brand, f"{brand}/{entry.file}", box, a)
 
 
 def test_every_family_is_covered():
@@ -81,10 +98,7 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
     looked_like = 0
     for seed in range(6):
         img = synth.photograph(None, np.random.default_rng(seed), synth.PhotoStyle()).image.copy()
-        text = render_text("BEST PRICE shop-deals", 22, (250, 250, 250))
-        h, w = text.shape[:2]
-        alpha = text[..., 3:4] / 255.0
-        img[300:300 + h, 100:100 + w] = (alpha * text[..., :3] + (1 - alpha) * img[300:300 + h, 100:100 + w])
+        paste(img, render_text("BEST PRICE shop-deals", 22, (250, 250, 250)), 300, 100)
         boxes = find_candidates(img, ctx.config.candidates)
         hits = match_brands(ctx.index, embed(ctx.embedder, [img[b[1]:b[3], b[0]:b[2]] for b in boxes]), boxes,
                             ctx.config.neighbours)
@@ -103,22 +117,16 @@ def test_a_caption_cut_by_its_box_is_read_whole(ctx):
     """The box a "looks like" brand was last tried in is often a grid window that cuts the text there (an
     unregistered "bunq" read as BUN, too short to tell from a wordmark). vet_text reads around the box, so the whole
     caption is read and the photo is no_match."""
-    from vision.align import Alignment
     from vision.check import _decide, vet_text
     from vision.forge import render_text
-    from vision.match import BrandHit
-    from vision.verify import Evidence
 
     img = np.full((480, 640, 3), (70, 90, 160), np.uint8)
     text = render_text("CHEAP DEALS", 30, (250, 250, 250))
     h, w = text.shape[:2]
-    alpha = text[..., 3:4] / 255.0
-    img[300:300 + h, 150:150 + w] = alpha * text[..., :3] + (1 - alpha) * img[300:300 + h, 150:150 + w]
+    paste(img, text, 300, 150)
     box = (120, 190, 120 + w + 60, 300 + h // 4)  # the text's top quarter only: read alone, nothing legible
-    entry = next(e for e in ctx.index.entries.values() if e.brand == "samsung" and e.kind == "logo")
-    hits = [BrandHit("samsung", 0.95, entry, box, 0, (box,))]
-    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
-    evidence = {"samsung": Evidence("samsung", f"samsung/{entry.file}", box, unaligned)}
+    hit, ev = unaligned(ctx, "samsung", 0.95, box)
+    hits, evidence = [hit], {"samsung": ev}
     looks_like = _decide(ctx, "x", hits, evidence)
     assert looks_like.verdict == "suspect" and looks_like.divergence is None  # the premise
     rec = vet_text(ctx, img, hits, dict(evidence), looks_like)
@@ -129,23 +137,17 @@ def test_a_caption_cut_by_its_box_is_read_whole(ctx):
 def test_a_misspelt_wordmark_that_does_not_align_looks_like_its_brand(ctx):
     """A no_match whose closest verified brand is a wordmark: OCR reads around its box, and a close misspelling of
     the wordmark (SAMSNUG) makes the photo "looks like Samsung" whatever the similarity; a caption does not."""
-    from vision.align import Alignment
     from vision.check import _decide, vet_text
     from vision.forge import render_text
-    from vision.match import BrandHit
-    from vision.verify import Evidence
 
-    entry = next(e for e in ctx.index.entries.values() if e.brand == "samsung" and e.kind == "logo")
-    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
     for caption, named in (("SAMSNUG", True), ("CHEAP DEALS", False)):
         img = np.full((480, 640, 3), (70, 90, 160), np.uint8)
         text = render_text(caption, 40, (250, 250, 250))
         h, w = text.shape[:2]
-        alpha = text[..., 3:4] / 255.0
-        img[200:200 + h, 150:150 + w] = alpha * text[..., :3] + (1 - alpha) * img[200:200 + h, 150:150 + w]
+        paste(img, text, 200, 150)
         box = (140, 190, 160 + w, 210 + h)
-        hits = [BrandHit("samsung", ctx.config.verdict.match_threshold - 0.1, entry, box, 0, (box,))]
-        evidence = {"samsung": Evidence("samsung", f"samsung/{entry.file}", box, unaligned)}
+        hit, ev = unaligned(ctx, "samsung", ctx.config.verdict.match_threshold - 0.1, box)
+        hits, evidence = [hit], {"samsung": ev}
         unread = _decide(ctx, "x", hits, evidence)
         assert unread.verdict == "no_match"  # the premise: too little similarity to "look like" Samsung
         rec = vet_text(ctx, img, hits, evidence, unread)
@@ -202,13 +204,11 @@ def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp
     from dataclasses import replace
 
     from tests.conftest import save_rgba
-    from vision.align import Alignment
     from vision.candidates import find_candidates
     from vision.check import verify_read_brands
     from vision.embed import embed
     from vision.gallery import Gallery, add_references
     from vision.match import match_brands
-    from vision.verify import Evidence
     from vision.wordmark import Reading
 
     text = forge.render_text("ZARA", 80, (20, 20, 20))
@@ -233,22 +233,17 @@ def test_a_box_that_reads_another_registered_wordmark_names_that_brand(gallery_c
     """"Looks like Samsung" where OCR reads ZARA, a registered wordmark that the embedder ranked lower: Zara is
     verified in that box and named (it aligns, or else it "looks like" Zara on the strength of the reading)."""
     from tests.conftest import save_rgba
-    from vision.align import Alignment
     from vision.check import _decide, vet_text
     from vision.gallery import Gallery, add_references
-    from vision.match import BrandHit
-    from vision.verify import Evidence
 
     text = forge.render_text("ZARA", 80, (20, 20, 20))
     add_references(Gallery(gallery_copy), "zara", [save_rgba(tmp_path / "zara.png", text)], wordmark="ZARA")
     c = open_context(gallery_copy, threads=1)
     rgb = photo(text, 3)
     box = (0, 0, rgb.shape[1], rgb.shape[0])
-    entry = {e.brand: e for e in c.index.entries.values() if e.kind == "logo"}
-    hits = [BrandHit("samsung", 0.95, entry["samsung"], box, 0, (box,)),
-            BrandHit("zara", c.config.verdict.match_threshold - 0.1, entry["zara"], box, 0, (box,))]
-    unaligned = Alignment(None, "none", 0, 0.3, 1, "best alignment (shape) overlaps the reference only 30%")
-    evidence = {"samsung": Evidence("samsung", f"samsung/{entry['samsung'].file}", box, unaligned)}
+    samsung, seen = unaligned(c, "samsung", 0.95, box)
+    zara, _ = unaligned(c, "zara", c.config.verdict.match_threshold - 0.1, box)
+    hits, evidence = [samsung, zara], {"samsung": seen}
     looks_like = _decide(c, "x", hits, evidence)
     assert looks_like.verdict == "suspect" and looks_like.brand == "samsung"  # the premise
     rec = vet_text(c, rgb, hits, evidence, looks_like)

@@ -77,6 +77,10 @@ class Context:
             self._lines[key] = reference_lines(self.reference_ink(brand, file), self.brands[brand].wordmark)
         return self._lines[key]
 
+    def evidence_text(self, ev: Evidence) -> list[TextLine]:
+        """reference_text of the reference that `ev` was verified against."""
+        return self.reference_text(ev.brand, ev.reference.split("/", 1)[1])
+
     def brands_reading(self, text: str) -> list[str]:
         """Brands whose registered wordmark the normalised reading `text` is, or nearly is."""
         return [slug for slug, b in self.brands.items() if b.wordmark and reads_as(text, normalise(b.wordmark), 4, 0.8)]
@@ -190,17 +194,16 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         ev = evidence[record.brand]
         if ev.read_as:
             break  # OCR named this brand
-        lines = ctx.reference_text(record.brand, ev.reference.split("/", 1)[1])
+        lines = ctx.evidence_text(ev)
         read = read_around(rgb, ev.box) if lines else ""
         if not other_text(read, lines):
             break
         evidence[record.brand] = replace(ev, other_text=read)
         # a re-typeset LENOVO or a letter-swapped ACER read as what it imitates, where the embedder saw Toshiba
         # and Iveco: a counterfeit of the brand read is likelier than an unrelated caption
-        for slug in ctx.brands_reading(read):
-            if slug in hit and not (slug in evidence and evidence[slug].other_text):
-                found = evidence.get(slug) or _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
-                evidence[slug] = replace(found, read_as=read)
+        for slug in verify_reading(ctx, rgb, hit, evidence, read, ev.box):
+            if not evidence[slug].other_text:
+                evidence[slug] = replace(evidence[slug], read_as=read)
         record = _decide(ctx, record.path, hits, evidence)
     return read_closest(ctx, rgb, hits, evidence, record) if record.verdict == "no_match" else record
 
@@ -214,7 +217,7 @@ def read_closest(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, 
     if h is None:
         return record
     ev = evidence[h.brand]
-    lines = ctx.reference_text(h.brand, ev.reference.split("/", 1)[1])
+    lines = ctx.evidence_text(ev)
     if not lines:
         return record
     read = read_around(rgb, ev.box)
@@ -257,9 +260,18 @@ def verify_read_brands(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict
     hit = {h.brand: h for h in hits}
     for ev in list(evidence.values()):
         if reads_other_text(ev):
-            for slug in ctx.brands_reading(ev.wordmark.read):
-                if slug in hit and slug not in evidence:
-                    evidence[slug] = _verify(ctx, rgb, hit[slug], [ev.box, *hit[slug].boxes])
+            verify_reading(ctx, rgb, hit, evidence, ev.wordmark.read, ev.box)
+
+
+def verify_reading(ctx: Context, rgb: np.ndarray, hit: dict, evidence: dict[str, Evidence], read: str,
+                   box: Box) -> list[str]:
+    """The brands among `hit` (brand -> BrandHit) whose registered wordmark the reading `read` is, each verified
+    (in `box` first, then its own boxes) unless `evidence` already holds it (changes `evidence`)."""
+    slugs = [slug for slug in ctx.brands_reading(read) if slug in hit]
+    for slug in slugs:
+        if slug not in evidence:
+            evidence[slug] = _verify(ctx, rgb, hit[slug], [box, *hit[slug].boxes])
+    return slugs
 
 
 def _verify(ctx: Context, rgb: np.ndarray, h, boxes: list) -> Evidence:
