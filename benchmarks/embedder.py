@@ -4,13 +4,15 @@ benchmark's photography, for each shipped embedder (ImageNet baseline, trained f
 The gallery holds every brand of vision.brands.BRANDS (seen and unseen), one logo each, in the index's three views.
 Queries are generated listing photos of the unseen (eval) brands, and for reference of the seen ones:
   * crop: the logo's true box with a margin (the embedder alone);
-  * photo: the whole photo through the check path's candidates + k-NN (find_candidates, match_brands).
+  * photo: the whole photo through the check path's candidates + k-NN (check.embed_regions, match_brands): crops,
+    or grid windows pooled from one pass of the trunk where the model has a window grid.
 A third set, "altered", photographs unseen brands' logos altered by a random geometric counterfeit family
 (vision.forge: a part moved, scaled, turned or missing, mirrored, strokes, local warp, a part recoloured,
 lookalike): retrieval must still name the imitated brand, or verification never compares the knock-off with it.
 Prints recall@1 and recall@5 of the brand for each model.
 
     python benchmarks/embedder.py [--photos 6] [--models efficientnet_lite0_imagenet logo_lite0 logo_lite0_int8]
+    (a model is a name in weights/ or a manifest's path)
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from vision import forge, synth  # noqa: E402
 from vision.brands import BRANDS, EVAL_BRANDS, TRAIN_BRANDS  # noqa: E402
-from vision.candidates import find_candidates  # noqa: E402
+from vision.candidates import CandidateConfig  # noqa: E402
+from vision.check import embed_regions  # noqa: E402
 from vision.embed import WEIGHTS_DIR, embed, load_embedder  # noqa: E402
 from vision.index import Entry, RefIndex, reference_views  # noqa: E402
 from vision.match import match_brands  # noqa: E402
@@ -73,9 +76,10 @@ def evaluate(model: str, qs, threads: int) -> dict:
     index = build_index(embedder)
     res = {"crop": [], "photo": []}
     for slug, image, box in qs:
-        boxes = find_candidates(image)
-        for how, bs in (("crop", [box]), ("photo", boxes)):
-            ranking = ranked_brands(index, embed(embedder, [image[b[1]:b[3], b[0]:b[2]] for b in bs]), bs)
+        boxes, vectors, _, _ = embed_regions(embedder, image, CandidateConfig())
+        crop = embed(embedder, [image[box[1]:box[3], box[0]:box[2]]])
+        for how, ranking in (("crop", ranked_brands(index, crop, [box])),
+                             ("photo", ranked_brands(index, vectors, boxes))):
             res[how].append(ranking.index(slug) if slug in ranking else 99)
     out = {"seconds": round(time.perf_counter() - t0, 1), "dim": embedder.dim,
            "input_size": embedder.manifest.input_size}

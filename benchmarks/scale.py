@@ -5,7 +5,8 @@
 (a) index: 1M synthetic reference vectors at the embedder's dim (clustered, like several views of many brands'
     references), for Flat / IVF / HNSW / IVF-PQ: build time, memory, single-query p50/p99 (one thread) and
     recall@10 against exact search;
-(b) scan throughput on 640x480 generated listing photos with verification on, workers 1 vs all cores;
+(b) scan throughput on 640x480 generated listing photos with verification on, workers 1 vs all cores, and with
+    all cores for each faster embedder of --models found in weights/ (int8, the window grid model);
 (c) peak memory (the scan's whole process tree, sampled) of a long scan of small photos, at two lengths: flat
     memory means it does not grow with the number of files.
 """
@@ -153,6 +154,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=40, help="640x480 photos for the throughput figure")
     ap.add_argument("--memory-photos", type=int, default=10_000, help="small photos for the peak-memory figure")
     ap.add_argument("--skip", nargs="*", default=[], choices=("index", "throughput", "memory"))
+    ap.add_argument("--models", nargs="*", default=["logo_lite0_int8", "logo_lite0_fast", "logo_lite0_fast_int8"],
+                    help="other embedders to time with all cores (those in weights/)")
     args = ap.parse_args()
     from vision.embed import load_embedder, resolve_manifest
 
@@ -169,14 +172,15 @@ def main() -> None:
             print(f"(b) scan throughput, {args.photos} photos 640x480 (3/4 with a logo), verification on, "
                   f"{len(os.listdir(gallery)) - 1} brands:")
             print("    (rate over the whole run incl. start-up; steady = photos after the first row / the time after it)")
-            int8 = f"{load_embedder().manifest.name}_int8"
             runs = [(w, gallery, None) for w in sorted({1, cores})]
-            if resolve_manifest(int8).is_file():  # the faster, slightly less accurate option: its own index
-                fast = tmp / "gallery_int8"
+            for model in args.models:  # the faster, less accurate options: each with its own index
+                if not resolve_manifest(model).is_file():
+                    continue
+                fast = tmp / f"gallery_{model}"
                 shutil.copytree(gallery, fast, ignore=shutil.ignore_patterns(".lock", ".trash-*"))
                 subprocess.run([sys.executable, "-m", "vision.cli", "index", "build", "--gallery", str(fast),
-                                "--model", int8], cwd=ROOT, check=True, capture_output=True)
-                runs.append((cores, fast, int8))
+                                "--model", model], cwd=ROOT, check=True, capture_output=True)
+                runs.append((cores, fast, model))
             base = None
             for w, g, model in runs:
                 secs, peak, first = run_scan(tmp / "photos", tmp / f"t{w}{model or ''}.jsonl", w, g, model)

@@ -39,3 +39,13 @@ def test_limits_and_large_photos():
 def test_flat_image_still_has_the_whole_photo():
     boxes = find_candidates(np.full((100, 80, 3), 200, np.uint8))
     assert boxes[0] == (0, 0, 80, 100) and len(boxes) >= 1
+
+
+def test_without_windows_only_the_photo_and_its_edge_clusters_are_proposed():
+    img = listing("nike", 6)
+    short = min(img.shape[:2])
+    with_grid, without = find_candidates(img), find_candidates(img, windows=False)
+    assert without == with_grid[:len(without)] and len(without) < len(with_grid)
+    grid_sides = {int(short * f) for f in CandidateConfig().window_fracs}
+    assert not any(b[2] - b[0] == b[3] - b[1] in grid_sides for b in without[1:]) or len(without) < 10
+    assert find_candidates(np.full((100, 80, 3), 200, np.uint8), windows=False) == [(0, 0, 80, 100)]

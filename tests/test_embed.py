@@ -109,3 +109,48 @@ def test_trained_architecture_export_matches_torch():
         assert export_onnx(model, f"{tmp}/m.onnx", 128, sample=x) <= 1e-4
         sess = ort.InferenceSession(f"{tmp}/m.onnx", providers=["CPUExecutionProvider"])
         assert sess.run(None, {"image": np.concatenate([x, x, x])})[0].shape == (6, 64)  # dynamic batch
+
+
+def test_an_exported_embedder_rebuilt_in_torch_computes_what_it_computes():
+    """Fine-tuning starts from the shipped model itself (train --init), its batch-norms folded as exported."""
+    torch = pytest.importorskip("torch")
+    from vision.export import model_from_onnx
+
+    e = Embedder(WEIGHTS_DIR / "logo_lite0.json", threads=1)
+    x = np.stack([e.preprocess(listing(b, s)) for s, b in enumerate(("nike", "samsung", None))])
+    with torch.no_grad():
+        ref = model_from_onnx(WEIGHTS_DIR / e.manifest.file)(torch.from_numpy(x)).numpy()
+    assert np.abs(ref - e.session.run(None, {"image": x})[0]).max() <= 1e-4
+
+
+def test_window_grid_export_matches_torch_at_any_photo_size_and_a_lone_window_is_its_crop():
+    torch = pytest.importorskip("torch")
+    from vision.export import build_embedding_model, export_grid_onnx, export_onnx
+
+    torch.manual_seed(0)
+    model = build_embedding_model("gem", dim=32)
+    photo = ((listing("nike", 1, size=(320, 240)).astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+    with tempfile.TemporaryDirectory() as tmp:
+        grid = export_grid_onnx(model, f"{tmp}/g.onnx", np.ascontiguousarray(photo))
+        assert grid["max_abs_diff_vs_torch"] <= 1e-4 and (grid["cells"], grid["stride"], grid["cell_px"]) == (4, 2, 32)
+        sess = ort.InferenceSession(f"{tmp}/g.onnx", providers=["CPUExecutionProvider"])
+        # 240 x 320 px: 7 x 10 cells (the last, partial one dropped by the static padding), windows every 2 cells
+        assert sess.run(None, {"image": photo})[0].shape == (1, 32, 2, 4)
+        one = np.ascontiguousarray(photo[:, :, 40:168, 100:228])  # exactly one window: the crop model's input
+        export_onnx(model, f"{tmp}/m.onnx", 128, sample=one)
+        crop = ort.InferenceSession(f"{tmp}/m.onnx", providers=["CPUExecutionProvider"]).run(None, {"image": one})[0]
+        np.testing.assert_allclose(sess.run(None, {"image": one})[0][:, :, 0, 0], crop, atol=1e-5)
+
+
+@pytest.mark.parametrize("manifest", [p for p in MANIFESTS if Manifest.read(p).grid], ids=lambda p: p.stem)
+def test_shipped_window_grid_contract(manifest):
+    from vision.embed import embed_windows
+
+    e = Embedder(manifest, threads=1)
+    photo = listing("adidas", 2)  # 640 x 480
+    boxes, v = embed_windows(e, photo, [240, 144])
+    assert len(boxes) == len(v) >= 40 and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480 for x0, y0, x1, y1 in boxes)
+    assert {(x1 - x0) for x0, y0, x1, y1 in boxes if x1 < 640} == {240, 144}  # windows of the sides asked for
+    assert embed_windows(e, photo, [])[1].shape == (0, e.dim)

@@ -24,7 +24,7 @@ def test_training_logos_never_include_eval_brands_or_held_out_icons():
 
 def test_batches_are_seeded_and_paired():
     bank = LogoBank(["nike", "adidas", "samsung", "puma"])
-    refs, photos = make_batch(bank, TINY, 5)
+    refs, photos = make_batch(bank, TINY, 5)[:2]
     assert refs.shape == photos.shape == (3, 3, 64, 64) and refs.dtype == np.float32
     again = make_batch(LogoBank(["nike", "adidas", "samsung", "puma"]), TINY, 5)
     np.testing.assert_array_equal(refs, again[0])
@@ -58,3 +58,47 @@ def test_tiny_run_checkpoints_resumes_and_exports(tmp_path, monkeypatch):
         v = e([np.zeros((40, 90, 3), np.uint8), np.full((70, 30, 3), 200, np.uint8)])
         assert v.shape == (2, 16)
         np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+        assert e.manifest.grid is None  # a crop model
+
+
+def test_window_views_are_seeded_and_sit_on_the_trunk_cell_grid():
+    from dataclasses import replace
+
+    from vision.export import CELL_PX, WINDOW_CELLS
+    from vision.train import CONTEXT_CELLS
+
+    cfg = replace(TINY, batch=6, input_size=128, window_views=0.5)
+    bank = LogoBank(["nike", "adidas", "samsung", "puma"])
+    b = make_batch(bank, cfg, 3)
+    side = CONTEXT_CELLS * CELL_PX
+    assert len(b.window_rows) and len(b.window_rows) + len(b.photos) == len(b.refs) == 6
+    assert b.windows.shape == (len(b.window_rows), 3, side, side) and b.photos.shape[1:] == (3, 128, 128)
+    assert ((b.offsets >= 0) & (b.offsets <= CONTEXT_CELLS - WINDOW_CELLS)).all()
+    again = make_batch(LogoBank(["nike", "adidas", "samsung", "puma"]), cfg, 3)
+    np.testing.assert_array_equal(b.windows, again.windows)
+    np.testing.assert_array_equal(b.window_rows, again.window_rows)
+    assert make_batch(bank, TINY, 3).window_rows.size == 0  # without window views: crops only, as before
+
+
+def test_fine_tuning_from_an_exported_model_with_window_views(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    import vision.train as train_mod
+
+    monkeypatch.setattr(train_mod, "training_logos", lambda: ["nike", "adidas", "samsung", "puma", "apple"])
+    base = train_mod.export_trained(train_mod.train(TINY, tmp_path / "base"), "base", tmp_path, int8=False)
+    with pytest.raises(SystemExit, match="input_size 128"):
+        train_mod.train(replace(TINY, window_views=0.5), tmp_path / "bad")
+    cfg = replace(TINY, steps=1, input_size=128, window_views=0.5, init=str(tmp_path / base.file))
+    ckpt = train_mod.train(cfg, tmp_path / "tuned")
+    m = train_mod.export_trained(ckpt, "tuned", tmp_path, int8=True, grid=True)
+    assert m.extra["train"]["init"] == cfg.init and m.extra["train"]["window_views"] == 0.5
+    assert m.extra["init"]["sha256"] == base.sha256 and m.grid["cells"] == 4
+    from vision.embed import Embedder, embed_windows
+
+    for name in ("tuned", "tuned_int8"):  # one file embeds crops and pools windows, quantised too
+        e = Embedder(tmp_path / f"{name}.json", threads=1)
+        assert e([np.zeros((40, 90, 3), np.uint8)]).shape == (1, 16)
+        boxes, v = embed_windows(e, np.zeros((240, 320, 3), np.uint8), [120])
+        assert len(boxes) == len(v) == 12 and v.shape[1] == 16

@@ -28,18 +28,19 @@ class CandidateConfig:
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the original photo, x1/y1 exclusive
 
 
-def find_candidates(image: np.ndarray, cfg: CandidateConfig = CandidateConfig()) -> list[Box]:
-    """(H, W, 3) uint8 RGB -> candidate boxes, whole photo first, then edge clusters by score, then windows."""
+def find_candidates(image: np.ndarray, cfg: CandidateConfig = CandidateConfig(), windows: bool = True) -> list[Box]:
+    """(H, W, 3) uint8 RGB -> candidate boxes, whole photo first, then edge clusters by score, then (with
+    `windows`) the window grid. Without it, the grid is left to an embedder that pools it (embed.embed_windows)."""
     h, w = image.shape[:2]
     scale = min(1.0, cfg.max_side / max(h, w))
     small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else image
     sh, sw = small.shape[:2]
     boxes: list[tuple[float, Box]] = [(np.inf, (0, 0, sw, sh))]
     boxes += _edge_clusters(small, cfg)
-    windows = _windows(sw, sh, cfg)
     ordered = [b for _, b in sorted(boxes, key=lambda t: -t[0])]
     kept = _dedup(ordered, cfg.dedup_iou, cfg.max_candidates)
-    kept += _dedup(windows, cfg.dedup_iou, max(0, cfg.max_candidates - len(kept)), kept)
+    if windows:
+        kept += _dedup(_windows(sw, sh, cfg), cfg.dedup_iou, max(0, cfg.max_candidates - len(kept)), kept)
     inv = 1.0 / scale
     return [(int(x0 * inv), int(y0 * inv), min(w, int(round(x1 * inv))), min(h, int(round(y1 * inv))))
             for x0, y0, x1, y1 in kept]

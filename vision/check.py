@@ -17,7 +17,7 @@ from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, s
                         stored_thresholds)
 from .candidates import Box, CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
-from .embed import Embedder, embed, load_embedder
+from .embed import Embedder, embed, embed_windows, load_embedder
 from .errors import AuthcheckError, GalleryError
 from .gallery import Brand, Gallery, open_gallery
 from .index import RefIndex, load_index, save_index, sync_index, verify_index
@@ -150,11 +150,8 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
     rgb, chosen = None, None
     try:
         rgb = image if isinstance(image, np.ndarray) else load_image(Path(image), ctx.config.limits)
-        boxes = find_candidates(rgb, ctx.config.candidates)
-        crops = [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes]
-        vectors = embed(ctx.embedder, crops + [rgb[:, ::-1]])  # + the mirrored photo, for the reuse check
-        whole = vectors[[0, -1]]  # the first box is the whole photo
-        hits = match_brands(ctx.index, vectors[:-1], boxes, ctx.config.neighbours)
+        boxes, vectors, whole, windows_from = embed_regions(ctx.embedder, rgb, ctx.config.candidates)
+        hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours, windows_from=windows_from)
         evidence = verify_hypotheses(ctx, rgb, hits)
         record = vet_text(ctx, rgb, hits, evidence, _decide(ctx, label, hits, evidence))
         chosen = evidence.get(record.brand) if record.brand else None
@@ -168,6 +165,23 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         record = CheckRecord.error_row(label, str(e))
     record.seconds = time.perf_counter() - t0
     return record, rgb, chosen
+
+
+def embed_regions(embedder: Embedder, rgb: np.ndarray, cfg: CandidateConfig
+                  ) -> tuple[list[Box], np.ndarray, np.ndarray, int | None]:
+    """A photo's candidate boxes and their (N, dim) embeddings (grid windows pooled from one pass of the trunk when
+    the embedder can), (2, dim): the whole photo's and its mirror's, for the reuse check, and the index of the
+    first pooled window (None when there are none: every box was embedded as a crop)."""
+    grid = embedder.manifest.grid is not None
+    boxes = find_candidates(rgb, cfg, windows=not grid)
+    vectors = embed(embedder, [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes] + [rgb[:, ::-1]])
+    whole = vectors[[0, -1]]  # the first box is the whole photo
+    vectors = vectors[:-1]
+    if not grid:
+        return boxes, vectors, whole, None
+    short = min(rgb.shape[:2])
+    windows, wv = embed_windows(embedder, rgb, [f * short for f in cfg.window_fracs])
+    return boxes + windows, np.concatenate([vectors, wv]), whole, len(boxes)
 
 
 TEXT_CONTEXT = 0.25  # fraction of a box's size per side that is read around it (read_around)

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "ImageNet baseline")
     p.add_argument("--name", default="logo_lite0", help="model name for --checkpoint (default: logo_lite0)")
     p.add_argument("--no-int8", action="store_true", help="with --checkpoint: skip the int8 variant")
+    p.add_argument("--grid", action="store_true", help="with --checkpoint: a grid model, which also pools a photo's "
+                                                       "candidate windows from one pass (faster scans)")
     p.add_argument("--out", default=None, help="folder for the .onnx and its manifest (default: weights/)")
     p.add_argument("-v", "--verbose", action="count", default=1)
     return ap
@@ -126,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.checkpoint:
             from .train import export_trained
 
-            m = export_trained(args.checkpoint, args.name, *out, int8=not args.no_int8)
+            m = export_trained(args.checkpoint, args.name, *out, int8=not args.no_int8, grid=args.grid)
         else:
             from .export import export_baseline
 

