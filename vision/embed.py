@@ -86,14 +86,14 @@ class Embedder:
         self.manifest_path = Path(manifest_path)
         self.manifest = Manifest.read(self.manifest_path)
         onnx_path = self.manifest_path.parent / self.manifest.file
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
         if not onnx_path.is_file():
             raise ModelError(f"model file missing: {onnx_path}")
         if verify_sha and sha256_file(onnx_path) != self.manifest.sha256:
             raise ModelError(f"model file {onnx_path} does not match the sha256 in its manifest; refusing to load it")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types

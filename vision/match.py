@@ -15,7 +15,7 @@ class BrandHit:
     brand: str
     similarity: float  # best cosine similarity between any candidate region and any reference view of the brand
     entry: Entry  # the reference view that gave it
-    box: Box  # the candidate region that gave it
+    box: Box  # the region that gave it (among pooled windows: the brand's best proposal, see match_brands)
     candidate: int  # index of that region in the candidate list
     boxes: tuple[Box, ...] = ()  # the brand's best regions, best first (where verification looks)
 

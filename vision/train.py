@@ -10,6 +10,10 @@ the way candidate proposals cut it (tight to loose, off-centre). A symmetric Inf
 own reference and away from the batch's other logos. The trunk starts from the ImageNet EfficientNet-Lite0 weights;
 a linear head projects to `dim`.
 
+Fine-tuning (`--init MODEL.onnx`) starts from an exported embedder instead; with `--window-views`, a share of the
+photo views are grid windows pooled from the trunk's cells in context, as a grid model (`--export --grid`) pools a
+whole photo's windows at check time (embed.embed_windows).
+
 Training logos: the train brands of the benchmark split plus the trainable part of the simplepycons pool
 (brands.icon_pool); eval brands and held-out icons are never drawn. Every step's data comes from
 `numpy.random.default_rng([seed, step])`, so a resumed run sees exactly the data of an uninterrupted one.
@@ -134,10 +138,11 @@ class Batch(NamedTuple):
 CONTEXT_CELLS = WINDOW_CELLS + 2  # a window's training context: up to 2 cells of photo on a side
 
 
-def window_view(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """The logo photographed on a product, inside a square grid window of WINDOW_CELLS trunk cells, with the photo around
-    the window up to a context of CONTEXT_CELLS cells (grey beyond the photo, as the trunk's zero padding is):
-    what the trunk sees of a window when it runs once over a whole photo."""
+def window_view(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
+                ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The logo photographed on a product, inside a square grid window of WINDOW_CELLS trunk cells, with the photo
+    around the window up to a context of CONTEXT_CELLS cells (grey beyond the photo, as the trunk's zero padding
+    is): what the trunk sees of a window when it runs once over a whole photo. Returns (context, window offset)."""
     from . import synth
 
     photo = synth.photograph(rgba, rng, synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6)))
