@@ -89,6 +89,27 @@ def test_scan_writes_rows_and_resumes(cli_gallery, photos, tmp_path):
     (photos / "adidas2.jpg").unlink()
 
 
+def test_scan_with_the_window_grid_embedder(cli_gallery, photos, tmp_path):
+    """The fast grid model (windows pooled from one pass) through the CLI: its own index, the same verdicts."""
+    import shutil
+
+    gallery = tmp_path / "gallery"
+    shutil.copytree(cli_gallery, gallery)
+    r = run_cli("scan", str(photos), "--out", str(tmp_path / "refused.jsonl"), "--gallery", str(gallery),
+                "--model", "logo_lite0_fast_int8")
+    assert r.returncode != 0 and "authcheck index build" in r.stderr  # an index of another embedder is refused
+    r = run_cli("index", "build", "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "rows.jsonl"
+    r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
+    assert r.returncode == 0, r.stderr
+    by_name = {row["path"].rsplit("/", 1)[-1]: row for row in map(json.loads, out.read_text().splitlines())}
+    for name in ("starbucks", "adidas", "nike"):
+        assert by_name[f"{name}.jpg"]["brand"] == name, by_name[f"{name}.jpg"]
+        assert by_name[f"{name}.jpg"]["verdict"] in ("consistent", "suspect")
+    assert by_name["plain.jpg"]["verdict"] == "no_match" and by_name["corrupt.jpg"]["verdict"] == "error"
+
+
 def test_scan_csv(cli_gallery, photos, tmp_path):
     out = tmp_path / "rows.csv"
     r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(cli_gallery), "--no-progress")
