@@ -124,44 +124,20 @@ def export_onnx(model, onnx_path: str | os.PathLike, input_size: int = 224, chec
     """Export `model` with a dynamic batch axis; with `check_forward`, compare onnxruntime with torch on `sample`
     (N, 3, S, S) float32 (random if None) and raise ModelError if max |diff| > atol. Returns the max |diff|."""
     torch = _torch()
-    import io
-
     model = model.eval()
     x = torch.from_numpy(sample) if sample is not None else torch.randn(2, 3, input_size, input_size,
                                                                         generator=torch.Generator().manual_seed(0))
-    buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and constant-folding chatter
-        torch.onnx.export(model, (x,), buf, input_names=["image"], output_names=["embedding"],
-                          dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"}},
-                          opset_version=17, dynamo=False)
-    data = buf.getvalue()
-    diff = 0.0
-    if check_forward:
-        import onnxruntime as ort
-
-        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        for batch in (x, x[:1]):  # the batch axis must really be dynamic
-            with torch.no_grad():
-                ref = model(batch).numpy()
-            got = sess.run(None, {"image": batch.numpy()})[0]
-            diff = max(diff, float(np.abs(ref - got).max()))
-        if diff > atol:
-            raise ModelError(f"ONNX export disagrees with torch: max |diff| {diff:.2e} > {atol:.0e}")
-        logger.info("onnxruntime matches torch: max |diff| %.2e", diff)
-    atomic_write_bytes(onnx_path, data)
-    return diff
+    checks = [x, x[:1]] if check_forward else []  # the batch axis must really be dynamic
+    return _export_checked(model, x, checks, onnx_path, "embedding", {0: "batch"}, atol)
 
 
-def export_grid_onnx(model, onnx_path: str | os.PathLike, sample: np.ndarray, atol: float = 1e-4) -> dict:
+def export_grid_onnx(model, onnx_path: str | os.PathLike, sample: np.ndarray, crops: np.ndarray | None = None,
+                     atol: float = 1e-4) -> dict:
     """Export `model.windows`: a photo of any height and width -> (N, dim, rows, cols), its grid of window
     embeddings; a crop of the input size is a photo of one window, so the same file embeds crops as (N, dim, 1, 1).
-    Checked against torch on `sample` (1, 3, H, W) float32 and a crop of it of another size. Returns the
-    manifest's `grid` entry (the window geometry)."""
+    Checked against torch on `sample` (1, 3, H, W) float32, a cut of it of another size and `crops` (N, 3, S, S).
+    Returns the manifest's `grid` entry (the window geometry and the max |diff|)."""
     torch = _torch()
-    import io
-
-    import onnxruntime as ort
 
     class Grid(torch.nn.Module):
         def __init__(self):
@@ -172,26 +148,44 @@ def export_grid_onnx(model, onnx_path: str | os.PathLike, sample: np.ndarray, at
             return self.model.windows(x)
 
     net, x = Grid().eval(), torch.from_numpy(sample)  # a module in training mode would drop connections
+    checks = [x, x[:, :, : x.shape[2] * 3 // 4, : x.shape[3] * 2 // 3]]  # height and width must really be dynamic
+    checks += [torch.from_numpy(crops)] if crops is not None else []
+    diff = _export_checked(net, x, checks, onnx_path, "windows", {0: "batch", 2: "rows", 3: "cols"}, atol,
+                           {2: "height", 3: "width"})
+    return {"cell_px": CELL_PX, "cells": WINDOW_CELLS, "stride": WINDOW_STRIDE, "max_abs_diff_vs_torch": diff}
+
+
+def _export_checked(net, x, checks: list, onnx_path: str | os.PathLike, output: str, output_axes: dict,
+                    atol: float, input_axes: dict | None = None) -> float:
+    """Export `net` traced on `x`, compare onnxruntime with torch on each of `checks` (shape and max |diff|),
+    raise ModelError beyond `atol`, then write the file. Returns the max |diff| (0.0 with no checks)."""
+    torch = _torch()
+    import io
+
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=["windows"],
-                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                                        "windows": {0: "batch", 2: "rows", 3: "cols"}},
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and constant-folding chatter
+        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=[output],
+                          dynamic_axes={"image": {0: "batch", **(input_axes or {})}, output: output_axes},
                           opset_version=17, dynamo=False)
-    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    data = buf.getvalue()
     diff = 0.0
-    for v in (x, x[:, :, : x.shape[2] * 3 // 4, : x.shape[3] * 2 // 3]):  # height and width must really be dynamic
-        with torch.no_grad():
-            ref = net(v).numpy()
-        got = sess.run(None, {"image": v.numpy()})[0]
-        if got.shape != ref.shape:
-            raise ModelError(f"window grid export: onnxruntime gives {got.shape}, torch {ref.shape}")
-        diff = max(diff, float(np.abs(ref - got).max()))
-    if diff > atol:
-        raise ModelError(f"window grid export disagrees with torch: max |diff| {diff:.2e} > {atol:.0e}")
-    atomic_write_bytes(onnx_path, buf.getvalue())
-    return {"cell_px": CELL_PX, "cells": WINDOW_CELLS, "stride": WINDOW_STRIDE, "max_abs_diff_vs_torch": diff}
+    if checks:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        for v in checks:
+            with torch.no_grad():
+                ref = net(v).numpy()
+            got = sess.run(None, {"image": v.numpy()})[0]
+            if got.shape != ref.shape:
+                raise ModelError(f"ONNX export: onnxruntime gives {got.shape}, torch {ref.shape}")
+            diff = max(diff, float(np.abs(ref - got).max()))
+        if diff > atol:
+            raise ModelError(f"ONNX export disagrees with torch: max |diff| {diff:.2e} > {atol:.0e}")
+        logger.info("onnxruntime matches torch: max |diff| %.2e", diff)
+    atomic_write_bytes(onnx_path, data)
+    return diff
 
 
 def export_baseline(out_dir: str | os.PathLike = WEIGHTS_DIR, name: str = "efficientnet_lite0_imagenet",
