@@ -203,7 +203,6 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
     here: photos that align never pay, nor those whose closest verified brand has no wordmark."""
     # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
     # a plain shape)
-    hit = {h.brand: h for h in hits}
     while record.verdict == "suspect" and record.divergence is None and record.brand in evidence:
         ev = evidence[record.brand]
         if ev.read_as:
@@ -215,7 +214,7 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
         evidence[record.brand] = replace(ev, other_text=read)
         # a re-typeset LENOVO or a letter-swapped ACER read as what it imitates, where the embedder saw Toshiba
         # and Iveco: a counterfeit of the brand read is likelier than an unrelated caption
-        for slug in verify_reading(ctx, rgb, hit, evidence, read, ev.box):
+        for slug in verify_reading(ctx, rgb, hits, evidence, read, ev.box):
             if not evidence[slug].other_text:
                 evidence[slug] = replace(evidence[slug], read_as=read)
         record = _decide(ctx, record.path, hits, evidence)
@@ -271,16 +270,16 @@ def verify_read_brands(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict
     """A wordmark hypothesis can read another registered wordmark at its fit (ZARA where FILA was aligned): that
     brand is verified too (added to `evidence`), in the box where it was read, however far down the embedding
     ranked it among `hits`."""
-    hit = {h.brand: h for h in hits}
     for ev in list(evidence.values()):
         if reads_other_text(ev):
-            verify_reading(ctx, rgb, hit, evidence, ev.wordmark.read, ev.box)
+            verify_reading(ctx, rgb, hits, evidence, ev.wordmark.read, ev.box)
 
 
-def verify_reading(ctx: Context, rgb: np.ndarray, hit: dict, evidence: dict[str, Evidence], read: str,
+def verify_reading(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], read: str,
                    box: Box) -> list[str]:
-    """The brands among `hit` (brand -> BrandHit) whose registered wordmark the reading `read` is, each verified
-    (in `box` first, then its own boxes) unless `evidence` already holds it (changes `evidence`)."""
+    """The brands among `hits` whose registered wordmark the reading `read` is, each verified (in `box` first, then
+    its own boxes) unless `evidence` already holds it (changes `evidence`)."""
+    hit = {h.brand: h for h in hits}
     slugs = [slug for slug in ctx.brands_reading(read) if slug in hit]
     for slug in slugs:
         if slug not in evidence:

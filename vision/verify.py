@@ -38,7 +38,7 @@ class Evidence:
     other_text: str | None = None  # unaligned only: legible text in the box that is not the brand's wordmark
     # (set by check.vet_text, which reads only where the verdict would otherwise be "looks like")
     read_as: str | None = None  # not confirmed only: this brand's wordmark, read where another brand was
-    # hypothesised (set by check.vet_text)
+    # hypothesised, or around the box of a no_match's closest brand (set by check.vet_text and check.read_closest)
 
     @property
     def specificity(self) -> float:
