@@ -110,11 +110,17 @@ class Embedder:
 
     def preprocess(self, crop: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> (3, S, S) float32, normalised as the manifest says."""
+        return self.normalise(self.resize(crop)[None])[0]
+
+    def resize(self, crop: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB -> (S, S, 3) uint8, by the manifest's resize rule."""
         s = self.manifest.input_size
-        x = letterbox(crop, s) if self.manifest.resize == "letterbox" else cv2.resize(
+        return letterbox(crop, s) if self.manifest.resize == "letterbox" else cv2.resize(
             crop, (s, s), interpolation=cv2.INTER_AREA)
-        x = (x.astype(np.float32) - self._mean) * self._inv_std
-        return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+    def normalise(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, 3, H, W) float32 model input, with the manifest's mean and std."""
+        return np.ascontiguousarray(((images.astype(np.float32) - self._mean) * self._inv_std).transpose(0, 3, 1, 2))
 
     def __call__(self, crops: Sequence[np.ndarray], batch_size: int = 16) -> np.ndarray:
         return embed(self, crops, batch_size)
@@ -143,7 +149,8 @@ def embed(embedder: Embedder, crops: Sequence[np.ndarray], batch_size: int = 16)
         return np.zeros((0, embedder.dim), np.float32)
     out = []
     for i in range(0, len(crops), batch_size):
-        batch = np.stack([embedder.preprocess(c) for c in crops[i:i + batch_size]])
+        # normalised as one array: per crop, the conversions cost as much as the resizing
+        batch = embedder.normalise(np.stack([embedder.resize(c) for c in crops[i:i + batch_size]]))
         out.append(embedder.session.run(None, {embedder._input: batch})[0])
     v = np.concatenate(out).astype(np.float32).reshape(len(crops), -1)  # a grid model gives (N, dim, 1, 1)
     # the model normalises already; renormalise so an embedder exported without it still satisfies the contract
@@ -166,8 +173,7 @@ def embed_windows(embedder: Embedder, image: np.ndarray, sides: Sequence[float]
         k = size / side  # model px per photo px
         scaled = cv2.resize(image, (max(1, round(w * k)), max(1, round(h * k))),
                             interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-        x = ((scaled.astype(np.float32) - embedder._mean) * embedder._inv_std).transpose(2, 0, 1)[None]
-        v = embedder.session.run(None, {embedder._input: np.ascontiguousarray(x)})[0][0]
+        v = embedder.session.run(None, {embedder._input: embedder.normalise(scaled[None])})[0][0]
         rows, cols = v.shape[1:]
         for i in range(rows):
             for j in range(cols):
