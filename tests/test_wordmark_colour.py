@@ -47,6 +47,16 @@ def test_other_text_is_told_from_the_wordmark_and_its_lookalikes():
     assert not other_text("", lines) and not other_text("AB", lines) and not other_text("BESTPRICE", [])
 
 
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_photo_text_reads_small_without_upscaling():
+    """read_text's detector does not upscale a region (a thin strip upscaled to a 736 px short side cost 0.9 s):
+    a caption 20 px high in a 20 x 150 region still reads."""
+    ink = text_ink("BEST PRICE 24/7")
+    ink = cv2.resize(ink, None, fx=20 / ink.shape[0], fy=20 / ink.shape[0], interpolation=cv2.INTER_AREA)
+    assert ink.shape == (20, 150)
+    assert read_text(np.repeat(grey(ink)[..., None], 3, axis=2)) == "BESTPRICE247"
+
+
 def test_no_wordmark_no_lines():
     ink = np.zeros((100, 100), np.float32)
     cv2.circle(ink, (50, 50), 30, 1.0, -1)
