@@ -90,24 +90,27 @@ def test_scan_writes_rows_and_resumes(cli_gallery, photos, tmp_path):
 
 
 def test_scan_with_the_window_grid_embedder(cli_gallery, photos, tmp_path):
-    """The fast grid model (windows pooled from one pass) through the CLI: its own index, the same verdicts."""
+    """The fast grid model (windows pooled from one pass) through the CLI: the gallery gains an index of its own on
+    first use, beside the default model's, which keeps working; the same verdicts."""
     import shutil
 
     gallery = tmp_path / "gallery"
     shutil.copytree(cli_gallery, gallery)
-    r = run_cli("scan", str(photos), "--out", str(tmp_path / "refused.jsonl"), "--gallery", str(gallery),
-                "--model", "logo_lite0_fast_int8")
-    assert r.returncode != 0 and "authcheck index build" in r.stderr  # an index of another embedder is refused
-    r = run_cli("index", "build", "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
-    assert r.returncode == 0, r.stderr
+    first = (gallery / ".index" / "index.json").read_bytes()
     out = tmp_path / "rows.jsonl"
     r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
     assert r.returncode == 0, r.stderr
+    assert "updating it" in r.stderr and (gallery / ".index" / "models" / "logo_lite0_fast_int8" / "index.json").is_file()
+    assert (gallery / ".index" / "index.json").read_bytes() == first  # the default model's index is untouched
     by_name = {row["path"].rsplit("/", 1)[-1]: row for row in map(json.loads, out.read_text().splitlines())}
     for name in ("starbucks", "adidas", "nike"):
         assert by_name[f"{name}.jpg"]["brand"] == name, by_name[f"{name}.jpg"]
         assert by_name[f"{name}.jpg"]["verdict"] in ("consistent", "suspect")
     assert by_name["plain.jpg"]["verdict"] == "no_match" and by_name["corrupt.jpg"]["verdict"] == "error"
+    r = run_cli("check", str(photos / "nike.jpg"), "--gallery", str(gallery))  # the default model, its own index
+    assert r.returncode == 0 and "updating it" not in r.stderr, r.stderr
+    r = run_cli("index", "build", "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
+    assert r.returncode == 0 and (gallery / ".index" / "index.json").read_bytes() == first, r.stderr
 
 
 def test_scan_csv(cli_gallery, photos, tmp_path):

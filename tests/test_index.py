@@ -7,8 +7,9 @@ import pytest
 
 from vision.errors import GalleryError, IndexMismatchError
 from vision.gallery import Gallery, add_references, remove_brand
-from vision.index import (INDEX_DIR, SIDECAR, VIEWS, Entry, RefIndex, load_index, reference_views, save_index,
-                          sync_index, verify_index)
+from vision.embed import load_embedder
+from vision.index import (INDEX_DIR, MODELS_DIR, SIDECAR, VIEWS, Entry, RefIndex, index_folder, load_index,
+                          reference_views, save_index, sync_index, verify_index)
 
 
 def _unit(rng, n, d):
@@ -99,14 +100,24 @@ def test_logo_views_and_an_index_of_older_views_is_re_embedded(tmp_path, logo_fi
     assert json.loads((save_index(new, g) or g.root / INDEX_DIR / SIDECAR).read_text())["views"] == VIEWS
 
 
-def test_other_embedder_and_corruption_refused(gallery_copy, embedder):
+def test_each_embedder_keeps_its_own_index_and_corruption_is_refused(gallery_copy, embedder):
     g = Gallery(gallery_copy)
     sidecar = g.root / INDEX_DIR / SIDECAR
-    meta = json.loads(sidecar.read_text())
-    meta["embedder"] = "some_other_model@0123456789abcdef"
+    first = sidecar.read_bytes()
+    other = load_embedder("logo_lite0_int8", threads=1)
+    assert load_index(g, other) is None  # its own index is not built yet: the first is neither refused nor used
+    with g.locked():
+        save_index(sync_index(g, other), g)
+    assert index_folder(g, other.manifest.id) == g.root / INDEX_DIR / MODELS_DIR / "logo_lite0_int8"
+    own = load_index(g, other)
+    assert own.embedder_id == other.manifest.id and verify_index(g, own) == []
+    assert sidecar.read_bytes() == first and load_index(g, embedder).embedder_id == embedder.manifest.id
+    meta = json.loads(first)
+    meta["embedder"] = f"{embedder.manifest.name}@0123456789abcdef"  # the same name, other weights
     sidecar.write_text(json.dumps(meta))
-    with pytest.raises(IndexMismatchError, match="built by embedder some_other_model"):
+    with pytest.raises(IndexMismatchError, match=f"built by embedder {embedder.manifest.name}@0123"):
         load_index(g, embedder)
+    sidecar.write_bytes(first)
     faiss_file = g.root / INDEX_DIR / meta["faiss_file"]
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(GalleryError, match="unreadable"):

@@ -277,7 +277,7 @@ def _gallery(args: argparse.Namespace) -> int:
     raise AssertionError(cmd)
 
 
-def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str | None = None) -> None:
+def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str | None = None):
     from tqdm import tqdm
 
     from .embed import load_embedder
@@ -289,15 +289,18 @@ def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str 
             bar.total = total
             bar.update(done - bar.n)
 
-        refresh_index(g, embedder, rebuild, progress, kind)
+        return refresh_index(g, embedder, rebuild, progress, kind)
 
 
 def _index_build(args: argparse.Namespace) -> int:
     from .gallery import open_gallery
 
     g = open_gallery(args.gallery)
-    _update_index(g, args, rebuild=True, kind=None if args.type == "auto" else args.type)
-    print(f"rebuilt index of {g.root}")
+    from .index import index_folder
+
+    index = _update_index(g, args, rebuild=True, kind=None if args.type == "auto" else args.type)
+    print(f"rebuilt index of {g.root} for {index.embedder_id} ({len(index)} vectors, {index.kind}) in "
+          f"{index_folder(g, index.embedder_id)}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
     <gallery>/.index/index.json           sidecar: embedder id, dim, preprocessing, entries (id -> reference)
     <gallery>/.index/vectors-<hash>.faiss the FAISS index the sidecar names
+    <gallery>/.index/models/<name>/       the same pair for each other embedder (index_folder)
 
 The sidecar is the commit point: a new FAISS file is written under a new name first, then the sidecar is replaced
 atomically, then old FAISS files are deleted. A reader therefore always finds a complete, matching pair.
@@ -14,6 +15,7 @@ reference. The sidecar records the version of the views: an index made with othe
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -33,6 +35,7 @@ from .log import logger
 
 INDEX_DIR = ".index"
 SIDECAR = "index.json"
+MODELS_DIR = "models"
 FORMAT = 1
 VIEWS = 2  # version of reference_views; 1: without the margin and turned views
 
@@ -246,9 +249,23 @@ def refresh_index(gallery: Gallery, embedder: Embedder, rebuild: bool = False,
     return index
 
 
+def index_folder(gallery: Gallery, embedder_id: str) -> Path:
+    """Where the index of embedder `embedder_id` ("name@hash") lives: .index/ for the name that built the gallery's
+    first index (so new weights of that name replace it), .index/models/<name>/ for any other. A gallery keeps one
+    index per embedder: checking with a faster model neither refuses nor replaces the default model's index."""
+    root = gallery.root / INDEX_DIR
+    name = embedder_id.split("@")[0]
+    try:
+        first = json.loads((root / SIDECAR).read_text(encoding="utf-8"))["embedder"].split("@")[0]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        first = None  # none yet, or unreadable: load_index reports that one
+    return root if first in (None, name) else root / MODELS_DIR / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
 def save_index(index: RefIndex, gallery: Gallery) -> None:
-    """Write the index beside the gallery (FAISS file first, then the sidecar, atomically). Caller holds the lock."""
-    folder = gallery.root / INDEX_DIR
+    """Write the index beside the gallery (FAISS file first, then the sidecar, atomically) in its index_folder.
+    Caller holds the lock."""
+    folder = index_folder(gallery, index.embedder_id)
     data = faiss.serialize_index(index.faiss).tobytes()
     digest = sha256_bytes(data)
     name = f"vectors-{digest[:16]}.faiss"
@@ -265,9 +282,10 @@ def save_index(index: RefIndex, gallery: Gallery) -> None:
 
 
 def load_index(gallery: Gallery, embedder: Embedder | None = None) -> RefIndex | None:
-    """The stored index, or None if the gallery has none yet. With `embedder`, an index built by another
-    embedder is refused (IndexMismatchError); a corrupt one raises GalleryError."""
-    folder = gallery.root / INDEX_DIR
+    """The stored index (of `embedder`, in its index_folder; without, the first one), or None if there is none yet.
+    An index of the embedder's name but other weights is refused (IndexMismatchError); a corrupt one raises
+    GalleryError."""
+    folder = index_folder(gallery, embedder.manifest.id) if embedder is not None else gallery.root / INDEX_DIR
     sidecar = folder / SIDECAR
     if not sidecar.is_file():
         return None
@@ -312,4 +330,5 @@ def verify_index(gallery: Gallery, index: RefIndex | None) -> list[str]:
     return problems
 
 
-__all__ = ["Entry", "RefIndex", "load_index", "save_index", "sync_index", "verify_index", "GalleryError"]
+__all__ = ["Entry", "RefIndex", "index_folder", "load_index", "save_index", "sync_index", "verify_index",
+           "GalleryError"]

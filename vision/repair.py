@@ -43,7 +43,7 @@ def leftovers(gallery: Gallery) -> list[Path]:
                     out.append(f)
     index_dir = gallery.root / INDEX_DIR
     if index_dir.is_dir():
-        out += [f for f in sorted(index_dir.iterdir()) if is_temp_name(f.name)]
+        out += [f for f in sorted(index_dir.rglob("*")) if f.is_file() and is_temp_name(f.name)]  # models/ too
     return out
 
 
