@@ -5,14 +5,18 @@ import numpy as np
 import pytest
 
 from vision import synth
-from vision.align import AlignConfig, _plausible, align_logo, ink_from_rgba
+from vision.align import AlignConfig, _plausible, align_logo, align_without_a_piece, ink_from_rgba
+from vision.forge import parts
 
 CFG = AlignConfig()
 
 
-def _case(slug, seed, **style):
+def _case(slug, seed, printed=None, **style):
+    """(photo, box, reference ink, true reference -> photo homography) of `slug`'s logo, or of `printed` (an
+    altered copy of it) in the photo."""
     logo = synth.render_logo(slug, 256)
-    photo = synth.photograph(logo, np.random.default_rng(seed), synth.PhotoStyle(**style))
+    photo = synth.photograph(logo if printed is None else printed, np.random.default_rng(seed),
+                             synth.PhotoStyle(**style))
     q = photo.quad
     box = (int(q[:, 0].min()), int(q[:, 1].min()), int(q[:, 0].max()) + 1, int(q[:, 1].max()) + 1)
     ink = ink_from_rgba(logo, CFG.work_side)
@@ -120,3 +124,22 @@ def test_a_fan_of_like_parts_is_not_fitted_one_part_round():
     a = align_logo(image, box, ink, CFG)
     assert a.ok and a.quality >= 0.95, a
     assert _corner_error(a.H, truth, ink.shape, box) < 0.05
+
+
+def test_a_logo_with_a_piece_missing_aligns_by_the_rest():
+    """Dropbox without its upper left pair of diamonds (42% of its ink): the whole reference fits it only
+    loosely, the rest fits it exactly and says what is missing. A complete print is not fitted that way (the piece
+    it has would be left unexplained), nor is a one-piece logo."""
+    logo = synth.render_logo("dropbox", 256)
+    cut = logo.copy()
+    cut[parts(logo[..., 3])[0]] = 0
+    for seed in (1, 2):
+        image, box, ink, truth = _case("dropbox", seed, cut, logo_frac=(0.3, 0.4))
+        assert align_logo(image, box, ink, CFG).quality < CFG.good_quality
+        a = align_without_a_piece(image, box, ink, CFG)
+        assert a.ok and a.method == "rest" and abs(a.missing - 0.42) < 0.05, a
+        assert _corner_error(a.H, truth, ink.shape, box) < 0.02
+        image, box, ink, _ = _case("dropbox", seed, logo_frac=(0.3, 0.4))
+        assert align_logo(image, box, ink, CFG).quality > 0.95 and not align_without_a_piece(image, box, ink, CFG).ok
+    image, box, ink, _ = _case("nike", 3, logo_frac=(0.3, 0.4))
+    assert not align_without_a_piece(image, box, ink, CFG).ok

@@ -212,3 +212,16 @@ def test_small_prints_are_judged_on_their_own_thresholds():
     hits = [hit("nike", 0.9)]
     assert decide("p.jpg", hits, {"nike": large}, {}, CFG, {"nike": thr}).verdict == "suspect"
     assert decide("p.jpg", hits, {"nike": small}, {}, CFG, {"nike": thr}).verdict == "consistent"
+
+
+def test_a_logo_whose_rest_fits_without_a_piece_is_suspect_and_says_so():
+    """A fit of the reference without one piece (align.align_without_a_piece) resembles the brand however little
+    of the whole it overlaps, wins over a loose fit of another brand, and its reasons name the missing share."""
+    rest = replace(evidence("dropbox", quality=0.45, method="shape", blob=0.3),
+                   alignment=Alignment(np.eye(3), "rest", 0, 0.45, 1, missing=0.42))
+    loose = replace(evidence("gitlab", quality=0.84, method="shape"), trivial_quality=0.8)  # resembled only
+    r = decide("p.jpg", [hit("gitlab", 0.70), hit("dropbox", 0.69)], {"dropbox": rest, "gitlab": loose},
+               {"dropbox": "Dropbox"}, CFG)
+    assert r.verdict == "suspect" and r.brand == "dropbox" and r.risk > 0.9
+    assert r.reasons[0] == "a part of the logo is missing (42% of its ink); the rest fits Dropbox's logo"
+    assert r.alignment["method"] == "rest"

@@ -33,6 +33,7 @@ class AlignConfig:
     ecc_iters: int = 60
     ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
+    rest_quality: float = 0.85  # IoU of the reference's other pieces at which a fit without one piece counts
     good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
 
 
@@ -46,6 +47,7 @@ class Alignment:
     note: str = ""  # why alignment failed, when it did
     tone: tuple[float, float, float, float] | None = None  # grey = r, g, b weights . RGB + offset (to_grey);
     # None = luminance
+    missing: float = 0.0  # method "rest": the share of the reference's ink in the piece absent from the photo
 
     @property
     def ok(self) -> bool:
@@ -171,6 +173,61 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         return Alignment(None, "none", inl, quality, polarity,
                          f"best alignment ({method}) overlaps the reference only {quality:.0%}", tone)
     return Alignment(to_photo @ H, method, inl, quality, polarity, tone=tone)
+
+
+def align_without_a_piece(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()
+                          ) -> Alignment:
+    """For a logo that aligned loosely or not at all (align_logo): the reference without each of its largest
+    pieces in turn, by shape. A missing or recoloured part biases the ink's moments, so the whole reference never
+    fits, while the rest of it does. A fit counts when the rest overlaps tightly (cfg.rest_quality), more than its
+    convex hull would (specificity 0.5), and explains the photo's ink (95% of it within a pixel of the rest: a
+    complete print fits a symmetric logo's rest too, with its extra piece left over). Method "rest", `missing` the
+    dropped piece's share of the ink, quality the whole reference's overlap; H=None when no such fit is found."""
+    region = _region(photo, box, cfg)
+    if region is None:
+        return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
+    to_photo, ink, polarity, _, tone = region
+    target = _main_ink(ink)
+    best, best_q = None, 0.0
+    for piece in _big_pieces(ref_ink):
+        rest = np.where(piece, 0.0, ref_ink).astype(np.float32)
+        H = _shape_homography(rest, ink, cfg)
+        if H is None or (q := _overlap(rest, target, H)) < max(cfg.rest_quality, best_q):
+            continue
+        hull = hull_overlap(rest)
+        near = cv2.dilate((cv2.warpPerspective(rest, H, target.shape[::-1]) > 0.5).astype(np.uint8),
+                          np.ones((3, 3), np.uint8)) > 0
+        explained = near[target > 0.5].mean() if (target > 0.5).any() else 0.0
+        if (q - hull) / max(1e-6, 1.0 - hull) >= 0.5 and explained >= 0.95:
+            best, best_q = (H, piece), q
+    if best is None:
+        return Alignment(None, "none", 0, 0.0, polarity, "no alignment found, whole or without a piece", tone)
+    H, piece = best
+    return Alignment(to_photo @ H, "rest", 0, _overlap(ref_ink, ink, H), polarity, tone=tone,
+                     missing=float(piece.sum() / max(1, (ref_ink > 0.5).sum())))
+
+
+def _big_pieces(ref_ink: np.ndarray, min_frac: float = 0.08, most: int = 3) -> list[np.ndarray]:
+    """Boolean masks of the reference's `most` largest pieces of ink, each at least `min_frac` of the ink, when it
+    has two pieces or more (dilated by a pixel to take their anti-aliased fringe)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((ref_ink > 0.5).astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if n < 3:
+        return []
+    order = [i + 1 for i in np.argsort(-areas) if areas[i] >= min_frac * areas.sum()][:most]
+    grow = np.ones((3, 3), np.uint8)
+    return [cv2.dilate((labels == i).astype(np.uint8), grow) > 0 for i in order]
+
+
+def hull_overlap(ref_ink: np.ndarray) -> float:
+    """IoU of the reference ink with its filled convex hull: the overlap a plain blob can reach."""
+    ink = (ref_ink > 0.5).astype(np.uint8)
+    pts = cv2.findNonZero(ink)
+    if pts is None:
+        return 0.0
+    hull = np.zeros_like(ink)
+    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+    return float(ink.sum() / max(1, hull.sum()))
 
 
 def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):

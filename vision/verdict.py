@@ -65,6 +65,8 @@ def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
     any other text block, so for a wordmark what OCR reads there vouches instead."""
     plain_fit_beaten = ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
                                                   or similarity >= cfg.resemble_similarity)
+    if ev.aligned and ev.alignment.method == "rest":  # the rest of the logo fits tightly and specifically
+        return True
     return ev.aligned and overlap(ev) >= cfg.resemble_quality and (plain_fit_beaten or reads_as_wordmark(ev))
 
 
@@ -156,7 +158,8 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if top is not None and top.similarity >= cfg.match_threshold:
         partial = [ev for ev in partial if top.similarity - sim[ev.brand].similarity <= cfg.resemble_gap]
     if partial:
-        ev = max(partial, key=lambda e: (reads_as_wordmark(e), overlap(e)))
+        # the rest of a logo fitting tightly without one piece is stronger evidence than a loose fit of another
+        ev = max(partial, key=lambda e: (reads_as_wordmark(e), e.alignment.method == "rest", overlap(e)))
         return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
     # a brand whose wordmark OCR read where another brand was hypothesised "looks like" it, whatever its similarity
     read = next((h for h in hits if h.brand not in other and (e := evidence.get(h.brand)) and e.read_as), None)
@@ -218,7 +221,9 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
     risk = score_to_risk(score)
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
-    if partial:
+    if a.method == "rest":
+        reasons = [f"a part of the logo is missing ({a.missing:.0%} of its ink); the rest fits {name}'s logo"] + reasons
+    elif partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
     if score >= 1.0:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .align import AlignConfig, Alignment, align_logo, grow_box, mask_f, mirrored, to_grey
+from .align import (AlignConfig, Alignment, align_logo, align_without_a_piece, grow_box, hull_overlap, mask_f, mirrored,
+                    to_grey)
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, ink_extent, stroke_px
@@ -135,10 +136,15 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
         best = better(attempt, best)
         if _good(attempt[1], trivial, cfg):
             break
+    if not _good(best[1], trivial, cfg):  # a missing or recoloured part: the rest of the logo may still fit
+        if (rest := align_without_a_piece(photo, best[0], ref_ink, cfg)).ok:
+            best = (best[0], rest)
     box, a = best
     # a loose fit still says where the logo is, and so does a fit that runs out of its box (a grid window that
-    # cuts the logo: a genuine GitLab print fitted 0.82 to the part inside, 0.99 in the box its fit outlines)
-    if a.ok and (not _good(a, trivial, cfg) or _runs_out(a.H, ref_ink.shape, box, photo.shape, cfg.context)):
+    # cuts the logo: a genuine GitLab print fitted 0.82 to the part inside, 0.99 in the box its fit outlines); a
+    # fit without a piece is loose by design
+    if a.ok and a.method != "rest" and (not _good(a, trivial, cfg)
+                                        or _runs_out(a.H, ref_ink.shape, box, photo.shape, cfg.context)):
         best = better(fit(outline_box(a.H, ref_ink.shape, photo.shape)), best)
     box, a = best
     if not a.ok:
@@ -253,14 +259,3 @@ def footprint(H: np.ndarray, shape: tuple[int, int]) -> float:
     p = cv2.perspectiveTransform(c, H)[0]
     area = abs(np.cross(np.append(p[1] - p[0], 0), np.append(p[2] - p[0], 0))[2])
     return float(1.0 / np.sqrt(max(area, 1e-9)))
-
-
-def hull_overlap(ref_ink: np.ndarray) -> float:
-    """IoU of the reference ink with its filled convex hull."""
-    ink = (ref_ink > 0.5).astype(np.uint8)
-    pts = cv2.findNonZero(ink)
-    if pts is None:
-        return 0.0
-    hull = np.zeros_like(ink)
-    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-    return float(ink.sum() / max(1, hull.sum()))
