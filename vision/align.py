@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .candidates import Box
+from .detail import ink_pieces
 
 
 @dataclass(frozen=True)
@@ -208,15 +209,9 @@ def align_without_a_piece(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg:
 
 
 def _big_pieces(ref_ink: np.ndarray, min_frac: float = 0.08, most: int = 3) -> list[np.ndarray]:
-    """Boolean masks of the reference's `most` largest pieces of ink, each at least `min_frac` of the ink, when it
-    has two pieces or more (dilated by a pixel to take their anti-aliased fringe)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((ref_ink > 0.5).astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    if n < 3:
-        return []
-    order = [i + 1 for i in np.argsort(-areas) if areas[i] >= min_frac * areas.sum()][:most]
-    grow = np.ones((3, 3), np.uint8)
-    return [cv2.dilate((labels == i).astype(np.uint8), grow) > 0 for i in order]
+    """The reference's `most` largest pieces of ink (detail.ink_pieces) of at least `min_frac` of it, when it has two
+    pieces or more."""
+    return ink_pieces(ref_ink > 0.5, min_frac)[:most] if _pieces(ref_ink) >= 2 else []
 
 
 def hull_overlap(ref_ink: np.ndarray) -> float:

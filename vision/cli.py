@@ -294,10 +294,9 @@ def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str 
 
 def _index_build(args: argparse.Namespace) -> int:
     from .gallery import open_gallery
-
-    g = open_gallery(args.gallery)
     from .index import index_folder
 
+    g = open_gallery(args.gallery)
     index = _update_index(g, args, rebuild=True, kind=None if args.type == "auto" else args.type)
     print(f"rebuilt index of {g.root} for {index.embedder_id} ({len(index)} vectors, {index.kind}) in "
           f"{index_folder(g, index.embedder_id)}")

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .detail import ink_extent, stroke_px
+from .detail import ink_extent, ink_pieces, stroke_px
 
 FAMILIES = ("part_moved", "part_scaled", "part_rotated", "part_missing", "letters_swapped", "letter_substituted",
             "retypeset", "mirrored", "stroke_thicker", "stroke_thinner", "local_warp", "color_changed", "lookalike")
@@ -42,13 +42,7 @@ def unpad(rgba: np.ndarray, shape: tuple[int, ...], frac: float = 0.15) -> np.nd
 
 def parts(alpha: np.ndarray, min_frac: float = 0.02) -> list[np.ndarray]:
     """Boolean masks of the logo's pieces of ink (largest first); pieces under `min_frac` of the ink are dropped."""
-    ink = alpha > 127
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    total = max(1, ink.sum())
-    order = sorted(range(1, n), key=lambda i: -stats[i, cv2.CC_STAT_AREA])
-    grow = np.ones((3, 3), np.uint8)  # take the anti-aliased fringe along with the piece
-    return [cv2.dilate((labels == i).astype(np.uint8), grow).astype(bool) & (alpha > 0)
-            for i in order if stats[i, cv2.CC_STAT_AREA] >= min_frac * total]
+    return [p & (alpha > 0) for p in ink_pieces(alpha > 127, min_frac)]
 
 
 def _split(alpha: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
