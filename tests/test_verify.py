@@ -140,3 +140,19 @@ def test_ink_entering_the_frame_far_from_the_logo_is_clutter():
     kept = drop_clutter(listing, ref)
     assert kept[190, 190] == 0 and kept[100, 100] == 1
     assert (kept[ref > 0.5] == 1).all()
+
+
+def test_a_logo_without_a_piece_is_verified_by_the_rest_and_not_as_a_mirror():
+    """Dropbox without a pair of its diamonds fits no box well: verification fits the rest of the reference, keeps
+    that fit (an outline box would fit the whole loosely again), measures the missing part as divergence, and skips
+    the mirror test, which a loose fit of the mirrored whole would win against a whole overlap lowered by 42%."""
+    from vision import synth
+    from vision.forge import parts
+
+    logo = synth.render_logo("dropbox", 256)
+    cut = logo.copy()
+    cut[parts(logo[..., 3])[0]] = 0
+    image, box, ink, _ = _case("dropbox", 1, cut, logo_frac=(0.3, 0.4))
+    ev = verify_brand(image, [box], "dropbox", "dropbox/logo.png", ink, CFG)
+    assert ev.alignment.method == "rest" and abs(ev.alignment.missing - 0.42) < 0.05
+    assert ev.mirrored_quality == 0.0 and ev.detail.blob_frac > 0.2

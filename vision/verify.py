@@ -162,7 +162,9 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     detail = divergence(seen, warped, tolerance=0.5 * fp)
     fidelity = mask_f(seen, warped, tol)
     mirror = 0.0
-    if a.quality < 0.85 or detail.blob_frac > 0.05:  # only pay for the mirror test when something is off
+    # only pay for the mirror test when something is off; a fit without a piece already explains what is off (its
+    # whole overlap is low by the missing share, which a mirror image's loose fit would beat)
+    if a.method != "rest" and (a.quality < 0.85 or detail.blob_frac > 0.05):
         m = align_logo(photo, box, mirrored(ref_ink), cfg)
         mirror = m.quality if m.ok else 0.0
     reading = read_wordmark(grey, list(text_lines))
