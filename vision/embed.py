@@ -152,8 +152,13 @@ def embed(embedder: Embedder, crops: Sequence[np.ndarray], batch_size: int = 16)
         # normalised as one array: per crop, the conversions cost as much as the resizing
         batch = embedder.normalise(np.stack([embedder.resize(c) for c in crops[i:i + batch_size]]))
         out.append(embedder.session.run(None, {embedder._input: batch})[0])
-    v = np.concatenate(out).astype(np.float32).reshape(len(crops), -1)  # a grid model gives (N, dim, 1, 1)
-    # the model normalises already; renormalise so an embedder exported without it still satisfies the contract
+    return _unit_rows(np.concatenate(out).reshape(len(crops), -1))  # a grid model gives (N, dim, 1, 1)
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    """(N, dim) -> float32 rows of unit length. The models normalise already; renormalising keeps the contract for
+    an embedder exported without it."""
+    v = v.astype(np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
@@ -180,8 +185,7 @@ def embed_windows(embedder: Embedder, image: np.ndarray, sides: Sequence[float]
                 boxes.append((round(j * step / k), round(i * step / k), min(w, round((j * step + size) / k)),
                               min(h, round((i * step + size) / k))))
         out.append(v.reshape(v.shape[0], -1).T)
-    v = np.concatenate(out).astype(np.float32) if out else np.zeros((0, embedder.dim), np.float32)
-    return boxes, v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return boxes, _unit_rows(np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32))
 
 
 def load_embedder(model: str | os.PathLike | None = None, threads: int = 0) -> Embedder:

@@ -183,14 +183,16 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> Batch:
             photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
     side = CONTEXT_CELLS * CELL_PX
 
-    def norm(xs, s):
-        if not xs:
-            return np.zeros((0, 3, s, s), np.float32)
-        return ((np.stack(xs).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
-                / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
-
-    return Batch(norm(refs, cfg.input_size), norm(photos, cfg.input_size), norm(windows, side),
+    return Batch(_normalise(refs, cfg.input_size), _normalise(photos, cfg.input_size), _normalise(windows, side),
                  np.asarray(rows, np.int64), np.asarray(offsets, np.int64).reshape(-1, 2))
+
+
+def _normalise(images: list[np.ndarray], side: int) -> np.ndarray:
+    """RGB uint8 images (side, side, 3) -> (N, 3, side, side) float32 model input; (0, 3, side, side) for none."""
+    if not images:
+        return np.zeros((0, 3, side, side), np.float32)
+    return ((np.stack(images).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
+            / np.float32(LITE_STD)).transpose(0, 3, 1, 2).copy()
 
 
 def _prefetch(bank: LogoBank, cfg: TrainConfig, start: int, depth: int = 3):
@@ -357,7 +359,7 @@ def sample_photo(cfg: TrainConfig, seed: int = 12345) -> np.ndarray:
     rng = np.random.default_rng(seed)
     rgba = LogoBank(TRAIN_BRANDS).rgba(TRAIN_BRANDS[0], rng)
     image = synth.photograph(rgba, rng, synth.PhotoStyle(size=cfg.photo_size)).image
-    return ((image.astype(np.float32) / 255.0 - np.float32(LITE_MEAN)) / np.float32(LITE_STD)).transpose(2, 0, 1)[None]
+    return _normalise([image], 0)
 
 
 def export_trained(checkpoint: str | os.PathLike, name: str = "logo_lite0", out_dir: str | os.PathLike = WEIGHTS_DIR,
