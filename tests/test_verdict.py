@@ -214,6 +214,20 @@ def test_small_prints_are_judged_on_their_own_thresholds():
     assert decide("p.jpg", hits, {"nike": small}, {}, CFG, {"nike": thr}).verdict == "consistent"
 
 
+def test_stroke_weight_is_judged_beyond_what_a_photo_pixel_can_move():
+    """25% more ink is thicker strokes on a print whose strokes are 8 photo pixels wide, and within what blur and
+    binarisation do to strokes 1.3 pixels wide (each edge placed to within EDGE_PX)."""
+    from vision.verdict import EDGE_PX
+
+    for ink, words in ((1.25, "thicker"), (0.78, "thinner")):
+        ev = evidence("nike", ink=ink)
+        wide, fine = replace(ev, resolution=8.0), replace(ev, resolution=1.3)
+        assert abs(np.log(ink)) > 0.1 + 2 * EDGE_PX / 8.0 and abs(np.log(ink)) < 0.1 + 2 * EDGE_PX / 1.3
+        r = decide("p.jpg", [hit("nike", 0.9)], {"nike": wide}, {}, CFG)
+        assert r.verdict == "suspect" and any(words in reason for reason in r.reasons), r.reasons
+        assert decide("p.jpg", [hit("nike", 0.9)], {"nike": fine}, {}, CFG).verdict == "consistent"
+
+
 def test_a_logo_whose_rest_fits_without_a_piece_is_suspect_and_says_so():
     """A fit of the reference without one piece (align.align_without_a_piece) resembles the brand however little
     of the whole it overlaps, wins over a loose fit of another brand, and its reasons name the missing share."""
