@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -87,3 +91,23 @@ def test_align_rate_counts_resolved_renders_of_every_reference():
 
     assert align_rate([{"resolved": 8, "unaligned_resolved": 2}, {"resolved": 4, "unaligned_resolved": 6}]) == 0.6
     assert align_rate([{"resolved": 0, "unaligned_resolved": 0}]) is None
+
+
+def test_a_script_that_opens_a_context_unguarded_still_calibrates(gallery_copy, tmp_path):
+    """Calibration's worker processes import the caller's main module. A script that calls open_context at its top
+    level (no `if __name__ == "__main__":`) made each worker calibrate again and wait forever for the gallery lock
+    its parent held. Now the workers refuse, and the parent calibrates alone, saying why."""
+    (gallery_copy / ".index" / CALIBRATION).unlink(missing_ok=True)  # stale: open_context calibrates
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from vision.calibrate import CalibrationConfig\n"
+        "from vision.check import CheckConfig, open_context\n"
+        f"ctx = open_context({str(gallery_copy)!r}, config=CheckConfig(calibration=CalibrationConfig(samples=4, "
+        "workers=2)))\n"
+        "print('calibrated', len(ctx.thresholds))\n")
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=root,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"calibrated {len(Gallery(gallery_copy).brands())}" in done.stdout
+    assert "if __name__ == '__main__'" in done.stderr  # the warning says what to change

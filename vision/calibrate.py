@@ -22,6 +22,7 @@ from statistics import NormalDist
 import numpy as np
 
 from .align import AlignConfig
+from .errors import GalleryError
 from .fsio import atomic_write_json
 from .gallery import Gallery
 from .load import load_image
@@ -175,6 +176,15 @@ def stored_text(stored: dict) -> dict[str, list[TextLine]]:
     return out
 
 
+def refuse_in_worker_start() -> None:
+    """Calibration's worker processes start by importing the caller's main module. A script that opens a context at
+    its top level (no `if __name__ == "__main__":`) would calibrate again in each of them and wait forever for the
+    gallery lock that its parent holds: raise instead, so the pool breaks and the parent calibrates alone (_map)."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # what multiprocessing's own check reads
+        raise GalleryError("a calibration worker process is importing the main module, which calibrates again: "
+                           "guard the script's top-level code with `if __name__ == '__main__':`")
+
+
 def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: CalibrationConfig = CalibrationConfig(),
                       align_cfg=None) -> dict[str, dict[str, float]]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}.
@@ -225,6 +235,8 @@ def _map(fn, items: list, workers: int) -> list:
     try:
         with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
             return list(pool.map(fn, items))
-    except BrokenProcessPool:  # e.g. a __main__ that child processes cannot import (code piped to python -)
-        logger.warning("worker processes unavailable; calibrating in this process")
+    except BrokenProcessPool:  # a __main__ that child processes cannot import (code piped to python -), or one
+        # that calibrates at import (refuse_in_worker_start)
+        logger.warning("worker processes unavailable (a script's top-level code without `if __name__ == "
+                       "'__main__':`?); calibrating in this process")
         return [fn(x) for x in items]

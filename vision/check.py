@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .align import AlignConfig, grow_box, ink_from_rgba
-from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, stored_align_rates, stored_text,
-                        stored_thresholds)
+from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, refuse_in_worker_start,
+                        stored_align_rates, stored_text, stored_thresholds)
 from .candidates import Box, CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, embed_windows, load_embedder
@@ -115,6 +115,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     stored = load_thresholds(g)  # calibration.json, read once for thresholds, align rates and wordmark text
     thresholds = stored_thresholds(g, stored, config.calibration)
     if thresholds is None:  # a brand was added or its logos changed since calibration
+        refuse_in_worker_start()
         with g.locked():
             logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
             thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
