@@ -63,10 +63,10 @@ def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
     """Aligned, only worse: an altered logo or a lookalike. A plain blob also "aligns" with a blob-like logo, so
     some specificity is always required, and more of it when the embedding agrees less; a text block aligns with
     any other text block, so for a wordmark what OCR reads there vouches instead."""
-    plain_fit_beaten = ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
-                                                  or similarity >= cfg.resemble_similarity)
     if ev.aligned and ev.alignment.method == "rest":  # the rest of the logo fits tightly and specifically
         return True
+    plain_fit_beaten = ev.specificity >= 0.2 and (ev.specificity >= cfg.resemble_specificity
+                                                  or similarity >= cfg.resemble_similarity)
     return ev.aligned and overlap(ev) >= cfg.resemble_quality and (plain_fit_beaten or reads_as_wordmark(ev))
 
 
