@@ -70,14 +70,35 @@ def test_mirror_and_collapse_are_implausible():
 
 def test_round_marks_are_aligned_however_turned():
     """A disc with arcs (Spotify) has no principal axis, and tilted it has the axes of the tilt: the moments cannot
-    say how it is turned. The round starts find the turn from the ink's distribution over angle (4 of these 6 turned
-    and tilted prints aligned to within 5% of their size; 1 of 6 without them)."""
+    say how it is turned. The round starts try it turned every 30 degrees, each also pulled in at quarter
+    resolution: 19 of these 20 turned and tilted prints align to within 5% of their size (15 with the two turns
+    that the ink's distribution over angle suggested)."""
     errors = []
-    for seed in range(6):
+    for seed in range(20):
         image, box, ink, truth = _case("spotify", 200 + seed, logo_frac=(0.3, 0.4), rotation=180.0, tilt=0.15)
         a = align_logo(image, box, ink, CFG)
         errors.append(_corner_error(a.H, truth, ink.shape, box) if a.ok else np.inf)
-    assert sum(e < 0.05 for e in errors) >= 4, errors
+    assert sum(e < 0.05 for e in errors) >= 18, errors
+
+
+@pytest.mark.parametrize("seed", [106, 119, 132])
+def test_ink_beside_the_logo_does_not_skew_the_shape_fit(seed):
+    """Spotify prints beside a product's edge or corner, which binarises as ink too and skews the moments that every
+    shape start comes from: each fitted 0.77-0.83 overlap, turned or shifted off by 60-90% of its box. A loose fit
+    still says where the logo is, and started again from the ink near it alone it finds the true pose."""
+    logo = synth.render_logo("spotify", 256, color=synth.print_color("spotify"))
+    photo = synth.photograph(logo, np.random.default_rng(seed))
+    q = photo.quad
+    pad = 0.25 * (q.max(0) - q.min(0))
+    box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])), int(q[:, 0].max() + pad[0]) + 1,
+           int(q[:, 1].max() + pad[1]) + 1)
+    ink = ink_from_rgba(logo, CFG.work_side)
+    lh, lw = logo.shape[:2]
+    s = lw / ink.shape[1]
+    truth = cv2.getPerspectiveTransform(np.float32([[0, 0], [lw, 0], [lw, lh], [0, lh]]), q) @ np.diag([s, s, 1])
+    a = align_logo(photo.image, box, ink, CFG)
+    assert a.ok and a.quality >= 0.9, a
+    assert _corner_error(a.H, truth, ink.shape, box) < 0.05
 
 
 def test_a_print_of_equal_luminance_aligns_in_its_colour_axis():

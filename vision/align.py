@@ -154,7 +154,7 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     if H is not None:
         # coarse to fine: a SIFT fit of a blurred wordmark can be sheared further off than full-resolution ECC pulls
         # in (a genuine Panasonic print stalled at 0.74 overlap; from the half-resolution fit it reaches 0.89)
-        coarse = _ecc_half(ref_ink, ink, H, cfg)
+        coarse = _ecc_scaled(_HALF, _scaled(_HALF, ref_ink, ink), H, cfg)
         refined = _ecc_refine(ref_ink, ink, H if coarse is None else coarse, cfg)
         best = ("sift", H if refined is None else refined, inliers)
     else:
@@ -216,13 +216,16 @@ def _big_pieces(ref_ink: np.ndarray, min_frac: float = 0.08, most: int = 3) -> l
 
 def hull_overlap(ref_ink: np.ndarray) -> float:
     """IoU of the reference ink with its filled convex hull: the overlap a plain blob can reach."""
-    ink = (ref_ink > 0.5).astype(np.uint8)
-    pts = cv2.findNonZero(ink)
-    if pts is None:
-        return 0.0
-    hull = np.zeros_like(ink)
-    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-    return float(ink.sum() / max(1, hull.sum()))
+    return float((ref_ink > 0.5).sum() / max(1, _hull(ref_ink).sum()))
+
+
+def _hull(ink: np.ndarray) -> np.ndarray:
+    """The filled convex hull of an ink mask (uint8 0/1; all 0 when there is no ink)."""
+    m = (ink > 0.5).astype(np.uint8)
+    hull = np.zeros_like(m)
+    if (pts := cv2.findNonZero(m)) is not None:
+        cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
+    return hull
 
 
 def _per_array(cache: dict, limit: int, array: np.ndarray, key: tuple, compute):
@@ -342,7 +345,7 @@ def _axes(mask: np.ndarray):
     return c, vecs, np.sqrt(np.maximum(vals, 1e-9))
 
 
-def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
+def _shape_starts(ref_ink: np.ndarray, target: np.ndarray, cfg: AlignConfig) -> list[np.ndarray]:
     """Start transforms reference -> region: a similarity from centroid, size and principal axis, and an affine
     that also matches the spread along each principal axis (a tilted camera foreshortens one axis), each in both
     180-degree orientations; for a near-round reference also the turns that _round_starts finds."""
@@ -368,68 +371,82 @@ def _shape_starts(ref_ink: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
         A[:2, :2], A[:2, 2] = M, cb - M @ ca
         starts.append(A)
     if pa[2].max() < 1.25 * pa[2].min():  # a near-round reference: its axes do not tell how the print is turned
-        starts += _round_starts(ref_ink, target, pa, pb)
+        starts += _round_starts(ref_ink, target, pa, pb, cfg)
     return starts
 
 
-def _round_starts(ref_ink: np.ndarray, target: np.ndarray, pa, pb, bins: int = 72,
-                  turns: int = 2) -> list[np.ndarray]:
+ROUND_STEP = 30  # degrees between the turns a near-round mark is tried at (_round_starts)
+
+
+def _round_starts(ref_ink: np.ndarray, target: np.ndarray, pa, pb, cfg: AlignConfig, turns: int = 3
+                  ) -> list[np.ndarray]:
     """Affine starts for a near-round mark, whose principal axes say nothing of how it is turned: both masks are
-    whitened (a tilted disc becomes a disc again) and the turn is where their ink distributions over angle and
-    radius agree best (circular cross-correlation); `turns` best turns at least 20 degrees apart."""
-    def whitened(mask, axes):
-        c, vecs, sd = axes
-        W = np.diag(1.0 / sd) @ vecs.T  # position -> units of standard deviation along the principal axes
-        ys, xs = np.nonzero(mask > 0.5)
-        p = W @ (np.stack([xs, ys]).astype(np.float64) - c[:, None])
-        ring = np.minimum((np.hypot(*p) / 0.6).astype(int), 3)
-        sector = ((np.arctan2(p[1], p[0]) + np.pi) / (2 * np.pi) * bins).astype(int) % bins
-        h = np.zeros((4, bins))
-        np.add.at(h, (ring, sector), 1.0)
-        return W, h / max(h.sum(), 1.0)
-    (Wr, r), (Wt, t) = whitened(ref_ink, pa), whitened(target, pb)
-    score = np.real(np.fft.ifft(np.conj(np.fft.fft(r, axis=1)) * np.fft.fft(t, axis=1), axis=1)).sum(0)
-    starts, used = [], []
-    for k in np.argsort(-score):
-        if all(min(abs(k - j), bins - abs(k - j)) * 360 / bins >= 20 for j in used):
-            used.append(int(k))
-            ang = 2 * np.pi * k / bins
-            R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-            M = np.linalg.inv(Wt) @ R @ Wr
-            if np.linalg.det(M) > 0:  # whitening may flip an axis: a mirror is never a camera
-                A = np.eye(3)
-                A[:2, :2], A[:2, 2] = M, pb[0] - M @ pa[0]
-                starts.append(A)
-        if len(used) == turns:
-            break
-    return starts
+    whitened (a tilted disc becomes a disc again) and turned in ROUND_STEP steps; each turn is kept as it is and
+    pulled in by ECC at quarter resolution, whose blur reaches a turn up to about 20 degrees off (at half resolution
+    5: a Spotify disc's arcs are its only cue to its turn) but can also wash out a small print's cues; the `turns`
+    best by overlap."""
+    (cr, vr, sr), (ct, vt, st) = pa, pb
+    Wr, Wt = np.diag(1.0 / sr) @ vr.T, np.diag(1.0 / st) @ vt.T  # position -> units of standard deviation
+    if np.linalg.det(Wr) * np.linalg.det(Wt) < 0:  # principal axes of opposite handedness: a mirror is never a camera
+        Wr = np.diag([1.0, -1.0]) @ Wr
+    small = _scaled(_QUARTER, ref_ink, target)
+    fits = []
+    for deg in range(0, 360, ROUND_STEP):
+        t = np.deg2rad(deg)
+        M = np.linalg.inv(Wt) @ np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) @ Wr
+        A = np.eye(3)
+        A[:2, :2], A[:2, 2] = M, ct - M @ cr
+        for H in (A, _ecc_scaled(_QUARTER, small, A, cfg)):
+            if H is not None and _plausible(H, ref_ink.shape):
+                fits.append((_overlap(ref_ink, target, H), deg, H))
+    return [H for _, _, H in sorted(fits, key=lambda f: (-f[0], f[1]))[:turns]]
+
+
+FOCUS_QUALITY = 0.9  # overlap under which a shape fit is tried again on the ink near it alone (_shape_homography)
 
 
 def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
     """Moment-based starts (_shape_starts), each refined by ECC at half resolution (ECC's cost is per pixel and
     the starts only have to be told apart); the start whose overlap is best is refined again at full resolution."""
     target = _main_ink(ink)
-    halves = _halves(ref_ink, target)
     best, best_q = None, -1.0
 
-    def keep(starts):
+    def keep(starts, ecc_target):
         nonlocal best, best_q
+        small = _scaled(_HALF, ref_ink, ecc_target)
         for A in starts:
-            H = _ecc_half(ref_ink, target, A, cfg, halves)
+            H = _ecc_scaled(_HALF, small, A, cfg)
             H = A if H is None else H
             if _plausible(H, ref_ink.shape) and (q := _overlap(ref_ink, target, H)) > best_q:
                 best, best_q = H, q
 
-    keep(_shape_starts(ref_ink, target))
+    keep(_shape_starts(ref_ink, target, cfg), target)
     if best is not None and cfg.min_quality <= best_q < cfg.good_quality and _pieces(ref_ink) >= 3:
         # a fan of petals or a ring of like parts fits as well one part round: a loose fit is retried turned
         # (a genuine Huawei print stalled at 0.78 with every petal one place off; turned 30 degrees it fits 0.97)
-        keep(_turned(best, target))
+        keep(_turned(best, target), target)
+    if best is not None and best_q < FOCUS_QUALITY and (near := _near(target, ref_ink, best)) is not None:
+        # ink that is not the logo (a product's edge, a curve of the background) skews the moments the starts come
+        # from; a loose fit still says where the logo is (a genuine Spotify disc beside a product's edge fitted 0.79
+        # turned, 0.98 from the ink near that fit)
+        keep(_shape_starts(ref_ink, near, cfg), near)
     if best is not None:
         fine = _ecc_refine(ref_ink, target, best, cfg)
         if fine is not None and _plausible(fine, ref_ink.shape) and _overlap(ref_ink, target, fine) >= best_q:
             best = fine
     return best
+
+
+def _near(target: np.ndarray, ref_ink: np.ndarray, H: np.ndarray, grow: float = 0.15) -> np.ndarray | None:
+    """The target's ink within the reference's convex hull as H places it, grown by `grow` of its size; None when
+    that leaves nearly all of it (3% or less would go)."""
+    outline = cv2.warpPerspective(_hull(ref_ink), H, target.shape[::-1], flags=cv2.INTER_NEAREST)
+    ys, xs = np.nonzero(outline)
+    if not len(xs):
+        return None
+    k = max(3, int(grow * max(np.ptp(xs), np.ptp(ys))) | 1)
+    near = np.where(cv2.dilate(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0, target, 0)
+    return near.astype(np.float32) if near.sum() < 0.97 * target.sum() else None
 
 
 TURNS = (-45.0, -30.0, 30.0, 45.0)  # degrees a loose shape fit is turned by to start again
@@ -453,19 +470,21 @@ def _turned(H: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
 
 
 _HALF = np.diag([0.5, 0.5, 1.0])
+_QUARTER = np.diag([0.25, 0.25, 1.0])
 
 
-def _halves(ref_ink: np.ndarray, ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return tuple(cv2.resize(m, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for m in (ref_ink, ink))
+def _scaled(S: np.ndarray, *masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Masks resized by the scale of S (diag(s, s, 1))."""
+    return tuple(cv2.resize(m, None, fx=S[0, 0], fy=S[1, 1], interpolation=cv2.INTER_AREA) for m in masks)
 
 
-def _ecc_half(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: AlignConfig,
-              halves: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
-    """_ecc_refine at half resolution (`halves`: both masks halved, if already at hand): a quarter of the cost, and
-    its blur spans twice as far, so it pulls in a start that is further off. None if ECC fails."""
-    ref_h, ink_h = halves or _halves(ref_ink, ink)
-    Hh = _ecc_refine(ref_h, ink_h, _HALF @ H0 @ np.linalg.inv(_HALF), cfg, cfg.ecc_iters_starts)
-    return None if Hh is None else np.linalg.inv(_HALF) @ Hh @ _HALF
+def _ecc_scaled(S: np.ndarray, small: tuple[np.ndarray, np.ndarray], H0: np.ndarray, cfg: AlignConfig
+                ) -> np.ndarray | None:
+    """_ecc_refine of H0 on `small` (reference and region ink resized by S: _scaled), returned at full scale: the cost
+    falls with the square of the scale, and the blur spans further, so it pulls in a start that is further off. None
+    if ECC fails."""
+    Hs = _ecc_refine(small[0], small[1], S @ H0 @ np.linalg.inv(S), cfg, cfg.ecc_iters_starts)
+    return None if Hs is None else np.linalg.inv(S) @ Hs @ S
 
 
 def _main_ink(ink: np.ndarray) -> np.ndarray:
