@@ -407,7 +407,8 @@ FOCUS_QUALITY = 0.9  # overlap under which a shape fit is tried again on the ink
 
 def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
     """Moment-based starts (_shape_starts), each refined by ECC at half resolution (ECC's cost is per pixel and
-    the starts only have to be told apart); the start whose overlap is best is refined again at full resolution."""
+    the starts only have to be told apart); a loose best fit is started again turned (_turned) and from the ink near
+    it (_near); the best is refined again at full resolution."""
     target = _main_ink(ink)
     best, best_q = None, -1.0
 
