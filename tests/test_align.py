@@ -11,14 +11,15 @@ from vision.forge import parts
 CFG = AlignConfig()
 
 
-def _case(slug, seed, printed=None, **style):
-    """(photo, box, reference ink, true reference -> photo homography) of `slug`'s logo, or of `printed` (an
-    altered copy of it) in the photo."""
-    logo = synth.render_logo(slug, 256)
+def _case(slug, seed, printed=None, color=None, pad=0.0, **style):
+    """(photo, box, reference ink, true reference -> photo homography) of `slug`'s logo (in `color`), or of
+    `printed` (an altered copy of it) in the photo; the box is the logo's, grown by `pad` of its size per side."""
+    logo = synth.render_logo(slug, 256, color=color)
     photo = synth.photograph(logo if printed is None else printed, np.random.default_rng(seed),
                              synth.PhotoStyle(**style))
     q = photo.quad
-    box = (int(q[:, 0].min()), int(q[:, 1].min()), int(q[:, 0].max()) + 1, int(q[:, 1].max()) + 1)
+    lo, hi = q.min(0) - pad * np.ptp(q, 0), q.max(0) + pad * np.ptp(q, 0)
+    box = (int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1)
     ink = ink_from_rgba(logo, CFG.work_side)
     lh, lw = logo.shape[:2]
     s = lw / ink.shape[1]
@@ -86,17 +87,8 @@ def test_ink_beside_the_logo_does_not_skew_the_shape_fit(seed):
     """Spotify prints beside a product's edge or corner, which binarises as ink too and skews the moments that every
     shape start comes from: each fitted 0.77-0.83 overlap, turned or shifted off by 60-90% of its box. A loose fit
     still says where the logo is, and started again from the ink near it alone it finds the true pose."""
-    logo = synth.render_logo("spotify", 256, color=synth.print_color("spotify"))
-    photo = synth.photograph(logo, np.random.default_rng(seed))
-    q = photo.quad
-    pad = 0.25 * (q.max(0) - q.min(0))
-    box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])), int(q[:, 0].max() + pad[0]) + 1,
-           int(q[:, 1].max() + pad[1]) + 1)
-    ink = ink_from_rgba(logo, CFG.work_side)
-    lh, lw = logo.shape[:2]
-    s = lw / ink.shape[1]
-    truth = cv2.getPerspectiveTransform(np.float32([[0, 0], [lw, 0], [lw, lh], [0, lh]]), q) @ np.diag([s, s, 1])
-    a = align_logo(photo.image, box, ink, CFG)
+    image, box, ink, truth = _case("spotify", seed, color=synth.print_color("spotify"), pad=0.25)
+    a = align_logo(image, box, ink, CFG)
     assert a.ok and a.quality >= 0.9, a
     assert _corner_error(a.H, truth, ink.shape, box) < 0.05
 
