@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from vision.calibrate import (CALIBRATION, CalibrationConfig, calibrate_brand, calibrate_gallery, channel_threshold,
-                              load_thresholds, tail_threshold)
-from vision.check import open_context
+                              load_thresholds, tail_threshold, thresholds_at)
+from vision.check import CheckConfig, open_context
 from vision.gallery import Gallery, add_references
 from vision.load import load_image
 from vision.verdict import TERMS
@@ -72,6 +72,30 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
         calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2
+
+
+
+def test_thresholds_follow_the_false_flag_rate_without_rendering_again(gallery_copy):
+    """The stored tails give every rate's thresholds: a stricter rate raises them, a looser one lowers them (never
+    under the floor), calibration.json is not rewritten, and each equals the threshold fitted afresh at that rate
+    from the genuine values stored beside it (to their rounding)."""
+    base = open_context(gallery_copy)
+    path = gallery_copy / ".index" / CALIBRATION
+    mtime = path.stat().st_mtime_ns
+    at = {r: open_context(gallery_copy, config=CheckConfig(calibration=CalibrationConfig(false_flag_rate=r))).thresholds
+          for r in (0.002, 0.2)}
+    assert path.stat().st_mtime_ns == mtime  # no brand was calibrated again
+    pairs = [(brand, ch) for brand, t in base.thresholds.items() for ch in t]
+    assert all(at[0.002][b][c] >= base.thresholds[b][c] >= at[0.2][b][c] >= 1.0 for b, c in pairs)
+    assert any(at[0.002][b][c] > base.thresholds[b][c] for b, c in pairs)
+    assert any(at[0.2][b][c] < base.thresholds[b][c] for b, c in pairs)
+    stored = load_thresholds(base.gallery)
+    for rate in (0.002, 0.02, 0.2):
+        cfg = CalibrationConfig(false_flag_rate=rate)
+        for brand, entry in stored.items():
+            fresh = {t: max(channel_threshold(t, r["values"][t], cfg) for r in entry["per_reference"]) for t in TERMS}
+            assert all(abs(thresholds_at(entry, cfg)[f"coarse:{t}"] - v) < 1e-3 * v  # values are stored rounded
+                       for t, v in fresh.items()), (brand, rate)
 
 
 def test_compact_marks_are_calibrated_on_the_alignments_a_check_confirms():

@@ -132,6 +132,17 @@ def test_bad_input_gives_clear_errors(cli_gallery, tmp_path, logo_files):
     assert r.returncode == 2 and "not a folder" in r.stderr
 
 
+
+def test_false_flag_rate_option(cli_gallery, photos):
+    r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(cli_gallery), "--false-flag-rate", "0.7")
+    assert r.returncode == 2 and "between 0 and 0.5" in r.stderr
+    calibration = cli_gallery / ".index" / "calibration.json"
+    before = calibration.read_bytes()
+    r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(cli_gallery), "--false-flag-rate", "0.005")
+    assert r.returncode == 0 and json.loads(r.stdout)["brand"] == "nike", r.stderr
+    assert "calibrating" not in r.stderr and calibration.read_bytes() == before  # thresholds from the stored tails
+
+
 def test_remove_and_tamper_detected(gallery_copy, logo_files):
     r = run_cli("gallery", "remove", "puma", "--gallery", str(gallery_copy))
     assert r.returncode == 0, r.stderr

@@ -4,9 +4,9 @@ Each logo reference is photographed under random nuisances (vision.synth.photogr
 lighting, colour cast, blur, noise, JPEG) and verified against itself, exactly as a listing would be. Each
 divergence channel (verdict.TERMS) gets its own threshold: the (1 - false_flag_rate / channels) quantile of a tail
 fitted to its genuine values, never below a floor. A listing is suspect when any channel passes its threshold, so
-by the union bound at most `false_flag_rate` of genuine listings are flagged. Results are stored in
+by the union bound at most `false_flag_rate` of genuine listings are flagged. The fitted tails are stored in
 <gallery>/.index/calibration.json, keyed by brand, reference hashes and settings, so they are recomputed only
-when a brand's references change.
+when a brand's references change; thresholds for any false-flag rate follow from them without rendering again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 30  # bump when verdict.divergence_score or the verification feeding it changes: stored
+SCORE_VERSION = 31  # bump when verdict.divergence_score or the verification feeding it changes: stored
 # thresholds then no longer apply
 
 
@@ -52,8 +52,9 @@ class CalibrationConfig:
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
                     align_cfg=None, text_lines=(), colors: tuple[str, ...] = ()) -> dict:
-    """Genuine divergence channels of one logo reference (`rgba`, its ink mask `ink`) -> {"thresholds": {channel:
-    threshold}, "values": {channel: sorted genuine values}, "unaligned": count}. Boxes are the logo's true box grown
+    """Genuine divergence channels of one logo reference (`rgba`, its ink mask `ink`) -> {"fits": {"sharp" | "coarse":
+    {channel: channel_fit}}, "thresholds" and "coarse": {channel: threshold} at cfg.false_flag_rate, "values":
+    {channel: sorted genuine values}, "unaligned": count, ...}. Boxes are the logo's true box grown
     by a random margin, as the candidate stage gives them."""
     align_cfg = align_cfg or AlignConfig()
     rng = np.random.default_rng(cfg.seed)
@@ -80,35 +81,60 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     # would be loose enough for the smallest and miss clear counterfeits on large prints (and vice versa)
     resolved = [i for i, r in enumerate(resolution) if r >= RESOLVED_PX]
     sharp = {t: [v[i] for i in resolved] for t, v in values.items()} if len(resolved) >= cfg.min_resolved else values
-    fit = lambda channels: {t: channel_threshold(t, v, cfg) for t, v in channels.items()}
-    return {"thresholds": fit(sharp), "coarse": fit(values),
+    fits = {"sharp": {t: channel_fit(t, v, cfg) for t, v in sharp.items()},
+            "coarse": {t: channel_fit(t, v, cfg) for t, v in values.items()}}
+    return {"thresholds": fit_thresholds(fits["sharp"], cfg.false_flag_rate, cfg.floor),
+            "coarse": fit_thresholds(fits["coarse"], cfg.false_flag_rate, cfg.floor), "fits": fits,
             "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()}, "resolved": len(resolved),
             "unaligned": unaligned, "unaligned_resolved": unaligned_resolved, "samples": cfg.samples,
             "false_flag_rate": cfg.false_flag_rate}
 
 
 def channel_threshold(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()) -> float:
-    """A channel's threshold from a brand's genuine values: the fitted tail (tail_threshold) at the channel's share
+    """A channel's threshold from a brand's genuine values: the fitted tail (channel_fit) at the channel's share
     of the false-flag rate, never below cfg.floor."""
+    return fit_thresholds({channel: channel_fit(channel, values, cfg)}, cfg.false_flag_rate, cfg.floor)[channel]
+
+
+def channel_fit(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()
+                ) -> tuple[float, float] | None:
+    """The tail (tail_fit) of a channel's genuine values; None for fewer than 2 values (the floor applies)."""
     if len(values) < 2:
-        return cfg.floor
+        return None
     # OCR's misreads of genuine renders are the wordmark's own variation, not misalignment: trimming them away left
     # brands whose genuine prints read a letter off in 1 render of 10 flagged on every such misread
-    trim = 0.0 if channel == "wordmark" else cfg.trim
-    return max(cfg.floor, tail_threshold(values, cfg.false_flag_rate / len(TERMS), trim))
+    return tail_fit(values, 0.0 if channel == "wordmark" else cfg.trim)
+
+
+def fit_thresholds(fits: dict[str, tuple[float, float] | None], false_flag_rate: float, floor: float
+                   ) -> dict[str, float]:
+    """{channel: threshold} from {channel: channel_fit}: each channel's tail at its share of `false_flag_rate` (the
+    union bound over TERMS), never below `floor`."""
+    rate = false_flag_rate / len(TERMS)
+    return {t: floor if f is None else max(floor, tail_quantile(f, rate)) for t, f in fits.items()}
 
 
 def tail_threshold(scores: list[float], false_flag_rate: float, trim: float = 0.0) -> float:
-    """The (1 - false_flag_rate) quantile of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2%
-    tail directly, and their maximum swings with one odd render; a fitted tail is steadier. `trim`: share of the
-    largest scores left out of the fit (gross misalignments, which say nothing of a print's genuine variation)."""
+    """The (1 - false_flag_rate) quantile of the tail fitted to `scores` (tail_fit)."""
+    return tail_quantile(tail_fit(scores, trim), false_flag_rate)
+
+
+def tail_quantile(fit: tuple[float, float], false_flag_rate: float) -> float:
+    """The (1 - false_flag_rate) quantile of score under a tail_fit (mean, sd)."""
+    mean, sd = fit
+    return float(np.expm1(mean + NormalDist().inv_cdf(1.0 - false_flag_rate) * sd))
+
+
+def tail_fit(scores: list[float], trim: float = 0.0) -> tuple[float, float]:
+    """(mean, sd) of a log-normal fitted to 1 + score: a few dozen samples cannot show a 2% tail directly, and their
+    maximum swings with one odd render; a fitted tail is steadier. `trim`: share of the largest scores left out of
+    the fit (gross misalignments, which say nothing of a print's genuine variation)."""
     norm = NormalDist()
-    z = norm.inv_cdf(1.0 - false_flag_rate)
     logs = np.sort(np.log1p(np.asarray(scores, np.float64)))
     cut = int(trim * len(logs))
     logs = logs[:len(logs) - cut]
     if len(logs) < 2:
-        return float(np.expm1(logs[0]))
+        return float(logs[0]), 0.0
     mean, sd = logs.mean(), logs.std(ddof=1)
     if cut:  # the kept values are a normal cut off at its upper `kept` quantile: undo the cut's shrinking of the
         # mean and spread, or the fitted tail sits far inside the real one (a 0.2% quantile becomes a 1.3% one)
@@ -117,7 +143,7 @@ def tail_threshold(scores: list[float], false_flag_rate: float, trim: float = 0.
         lam = norm.pdf(c) / kept
         sd = sd / np.sqrt(max(1.0 - c * lam - lam * lam, 1e-6))
         mean = mean + lam * sd
-    return float(np.expm1(mean + z * sd))
+    return float(mean), float(sd)
 
 
 def load_thresholds(gallery: Gallery) -> dict:
@@ -132,7 +158,7 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     """What a stored calibration was computed from: the brand's logo hashes and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
-    settings = f"{cfg.samples}/{cfg.false_flag_rate}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"
+    settings = f"{cfg.samples}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"  # not the rate: thresholds_at applies it
     return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{settings}"
 
 
@@ -141,16 +167,26 @@ def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:
 
 
 def stored_thresholds(gallery: Gallery, stored: dict, cfg: CalibrationConfig) -> dict[str, dict[str, float]] | None:
-    """{brand: {channel: threshold}} if `stored` (load_thresholds) is up to date for every brand of `gallery` with a
-    logo, else None."""
+    """{brand: {channel: threshold}} at cfg.false_flag_rate if `stored` (load_thresholds) is up to date for every
+    brand of `gallery` with a logo, else None."""
     out = {}
     for brand in gallery.brands():
         if any(r.kind == "logo" for r in brand.references):
             entry = stored.get(brand.slug)
             if not _fresh(entry, brand, cfg):
                 return None
-            out[brand.slug] = dict(entry["thresholds"])
+            out[brand.slug] = thresholds_at(entry, cfg)
     return out
+
+
+def thresholds_at(entry: dict, cfg: CalibrationConfig) -> dict[str, float]:
+    """A brand's stored calibration `entry` -> {channel: threshold, "coarse:<channel>": threshold} at
+    cfg.false_flag_rate: each the loosest of the brand's logo references' (any may be the one matched)."""
+    per = [{**fit_thresholds(r["fits"]["sharp"], cfg.false_flag_rate, cfg.floor),
+            **{f"coarse:{t}": v for t, v in fit_thresholds(r["fits"]["coarse"], cfg.false_flag_rate,
+                                                           cfg.floor).items()}}
+           for r in entry["per_reference"]]
+    return {k: max(p[k] for p in per) for k in per[0]}
 
 
 def align_rate(results: list[dict]) -> float | None:
@@ -202,23 +238,20 @@ def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: Cali
     for slug, result in zip([j[0] for j in jobs], _map(_calibrate_job, [j[1] for j in jobs], cfg.workers)):
         results[slug].append(result)
     for brand in stale:
-        # each channel's threshold is the loosest of the brand's logo references' (any may be the one matched)
         rs = results[brand.slug]
         stored[brand.slug] = {"key": calibration_key(brand, cfg),
-                              "thresholds": {t: max(r["thresholds"][t] for r in rs) for t in TERMS}
-                              | {f"coarse:{t}": max(r["coarse"][t] for r in rs) for t in TERMS},
                               "unaligned": sum(r["unaligned"] for r in rs), "align_rate": align_rate(rs),
                               "per_reference": rs,
                               "text": {f: [[*line.box, line.text] for line in lines]
                                        for (slug, f), lines in texts.items() if slug == brand.slug}}
         logger.info("calibrated %s: %s", brand.slug,
-                    {t: round(v, 2) for t, v in stored[brand.slug]["thresholds"].items()})
+                    {t: round(v, 2) for t, v in thresholds_at(stored[brand.slug], cfg).items()})
     gone = set(stored) - {b.slug for b in brands}
     for slug in gone:
         del stored[slug]
     if stale or gone:
         atomic_write_json(gallery.root / ".index" / CALIBRATION, stored)
-    return {b.slug: dict(stored[b.slug]["thresholds"]) for b in brands if b.slug in stored}
+    return {b.slug: thresholds_at(stored[b.slug], cfg) for b in brands if b.slug in stored}
 
 
 def _calibrate_job(args: tuple) -> dict:

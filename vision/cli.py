@@ -22,6 +22,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0)
 
 
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not 0.0 < rate < 0.5:  # nan fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share of genuine listings between 0 and 0.5 (e.g. 0.01)")
+    return rate
+
+
+def _flag_rate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--false-flag-rate", type=_rate, default=0.02, metavar="RATE",
+                   help="share of each brand's genuine listings allowed to be called suspect, which sets its "
+                        "calibrated thresholds (default: %(default)s; no recalibration needed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="authcheck", description="Offline logo and product authenticity checker.")
     ap.add_argument("--version", action="version", version=f"authcheck {__version__}")
@@ -33,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="OUT.png", help="write a picture of the evidence: listing with the matched "
                    "outline, reference, divergence heat map (with several images: a folder)")
     _common(p)
+    _flag_rate(p)
 
     p = sub.add_parser("scan", help="check every photo under a folder into a .jsonl, .csv or .parquet file "
                                     "(parallel, resumable)")
@@ -48,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write an HTML report: flagged listings first, with references and evidence")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _common(p)
+    _flag_rate(p)
 
     g = sub.add_parser("gallery", help="manage the reference gallery").add_subparsers(dest="gallery_command",
                                                                                      required=True, metavar="ACTION")
@@ -138,10 +156,21 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _check(args: argparse.Namespace) -> int:
-    from .check import check_image, open_context
+def _open(args: argparse.Namespace):
+    """The check context of a `check` or `scan` command line."""
+    from dataclasses import replace
 
-    ctx = open_context(args.gallery, args.model, args.threads)
+    from .check import CheckConfig, open_context
+
+    config = CheckConfig()
+    config = replace(config, calibration=replace(config.calibration, false_flag_rate=args.false_flag_rate))
+    return open_context(args.gallery, args.model, args.threads, config=config)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_image
+
+    ctx = _open(args)
     errors = 0
     for image in args.images:
         if args.explain:
@@ -176,9 +205,7 @@ def _explain(ctx, image: str, out: str, several: bool):
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from .check import open_context
-
-    ctx = open_context(args.gallery, args.model, args.threads)
+    ctx = _open(args)
     if args.engine == "ray":
         from .scan_ray import scan_ray
 
