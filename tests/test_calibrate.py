@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from vision.calibrate import (CALIBRATION, CalibrationConfig, calibrate_brand, calibrate_gallery, channel_threshold,
-                              load_thresholds, tail_threshold, thresholds_at)
+                              fit_thresholds, load_thresholds, tail_threshold, thresholds_at)
 from vision.check import CheckConfig, open_context
 from vision.gallery import Gallery, add_references
 from vision.load import load_image
@@ -20,11 +20,12 @@ def test_each_channel_threshold_covers_genuine_variation_with_floor(logo_files):
     rgba = load_image(logo_files["starbucks"], keep_alpha=True)
     cfg = CalibrationConfig(samples=10, false_flag_rate=0.1)
     r = calibrate_brand(ink_from_rgba(rgba, 256), rgba, cfg)
-    assert set(r["thresholds"]) == set(TERMS) == set(r["values"])
+    thresholds = fit_thresholds(r["fits"]["sharp"], cfg.false_flag_rate, cfg.floor)
+    assert set(thresholds) == set(TERMS) == set(r["values"])
     for t, values in r["values"].items():
         assert len(values) + r["unaligned"] == 10 and values == sorted(values)
         # the fitted tail sits above the bulk of the genuine values (a quantile far out), never below the floor
-        assert r["thresholds"][t] >= max(cfg.floor, float(np.median(values)) if values else 0.0)
+        assert thresholds[t] >= max(cfg.floor, float(np.median(values)) if values else 0.0)
     assert calibrate_brand(ink_from_rgba(rgba, 256), rgba, cfg) == r  # seeded: reproducible
 
 
@@ -72,7 +73,6 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
         calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2
-
 
 
 def test_thresholds_follow_the_false_flag_rate_without_rendering_again(gallery_copy):

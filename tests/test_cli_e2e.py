@@ -132,7 +132,6 @@ def test_bad_input_gives_clear_errors(cli_gallery, tmp_path, logo_files):
     assert r.returncode == 2 and "not a folder" in r.stderr
 
 
-
 def test_false_flag_rate_option(cli_gallery, photos):
     r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(cli_gallery), "--false-flag-rate", "0.7")
     assert r.returncode == 2 and "between 0 and 0.5" in r.stderr

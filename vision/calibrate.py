@@ -53,9 +53,9 @@ class CalibrationConfig:
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
                     align_cfg=None, text_lines=(), colors: tuple[str, ...] = ()) -> dict:
     """Genuine divergence channels of one logo reference (`rgba`, its ink mask `ink`) -> {"fits": {"sharp" | "coarse":
-    {channel: channel_fit}}, "thresholds" and "coarse": {channel: threshold} at cfg.false_flag_rate, "values":
-    {channel: sorted genuine values}, "unaligned": count, ...}. Boxes are the logo's true box grown
-    by a random margin, as the candidate stage gives them."""
+    {channel: channel_fit}} (fit_thresholds turns them into thresholds at any rate), "values": {channel: sorted
+    genuine values}, "unaligned": count, ...}. Boxes are the logo's true box grown by a random margin, as the
+    candidate stage gives them."""
     align_cfg = align_cfg or AlignConfig()
     rng = np.random.default_rng(cfg.seed)
     values: dict[str, list[float]] = {t: [] for t in TERMS}
@@ -83,11 +83,9 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     sharp = {t: [v[i] for i in resolved] for t, v in values.items()} if len(resolved) >= cfg.min_resolved else values
     fits = {"sharp": {t: channel_fit(t, v, cfg) for t, v in sharp.items()},
             "coarse": {t: channel_fit(t, v, cfg) for t, v in values.items()}}
-    return {"thresholds": fit_thresholds(fits["sharp"], cfg.false_flag_rate, cfg.floor),
-            "coarse": fit_thresholds(fits["coarse"], cfg.false_flag_rate, cfg.floor), "fits": fits,
-            "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()}, "resolved": len(resolved),
-            "unaligned": unaligned, "unaligned_resolved": unaligned_resolved, "samples": cfg.samples,
-            "false_flag_rate": cfg.false_flag_rate}
+    return {"fits": fits, "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()},
+            "resolved": len(resolved), "unaligned": unaligned, "unaligned_resolved": unaligned_resolved,
+            "samples": cfg.samples}
 
 
 def channel_threshold(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()) -> float:
@@ -182,10 +180,11 @@ def stored_thresholds(gallery: Gallery, stored: dict, cfg: CalibrationConfig) ->
 def thresholds_at(entry: dict, cfg: CalibrationConfig) -> dict[str, float]:
     """A brand's stored calibration `entry` -> {channel: threshold, "coarse:<channel>": threshold} at
     cfg.false_flag_rate: each the loosest of the brand's logo references' (any may be the one matched)."""
-    per = [{**fit_thresholds(r["fits"]["sharp"], cfg.false_flag_rate, cfg.floor),
-            **{f"coarse:{t}": v for t, v in fit_thresholds(r["fits"]["coarse"], cfg.false_flag_rate,
-                                                           cfg.floor).items()}}
-           for r in entry["per_reference"]]
+    def at(fits: dict) -> dict[str, float]:
+        sharp, coarse = (fit_thresholds(fits[k], cfg.false_flag_rate, cfg.floor) for k in ("sharp", "coarse"))
+        return sharp | {f"coarse:{t}": v for t, v in coarse.items()}
+
+    per = [at(r["fits"]) for r in entry["per_reference"]]
     return {k: max(p[k] for p in per) for k in per[0]}
 
 

@@ -158,12 +158,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):
     """The check context of a `check` or `scan` command line."""
-    from dataclasses import replace
-
+    from .calibrate import CalibrationConfig
     from .check import CheckConfig, open_context
 
-    config = CheckConfig()
-    config = replace(config, calibration=replace(config.calibration, false_flag_rate=args.false_flag_rate))
+    config = CheckConfig(calibration=CalibrationConfig(false_flag_rate=args.false_flag_rate))
     return open_context(args.gallery, args.model, args.threads, config=config)
 
 
