@@ -46,7 +46,7 @@ class CalibrationConfig:
     seed: int = 0
     workers: int = 0  # processes for calibrating several brands (0: one per CPU)
     trim: float = 0.1  # share of each channel's largest genuine values left out of the fit (misalignments; not the
-    # wordmark's, see channel_threshold)
+    # wordmark's, see channel_fit)
     min_resolved: int = 8  # resolved renders needed for thresholds of their own (else all renders' apply)
 
 

@@ -188,7 +188,7 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> Batch:
 
 
 def _normalise(images: list[np.ndarray], side: int) -> np.ndarray:
-    """RGB uint8 images (side, side, 3) -> (N, 3, side, side) float32 model input; (0, 3, side, side) for none."""
+    """RGB uint8 images of one size (H, W, 3) -> (N, 3, H, W) float32 model input; (0, 3, side, side) for none."""
     if not images:
         return np.zeros((0, 3, side, side), np.float32)
     return ((np.stack(images).astype(np.float32) / 255.0 - np.float32(LITE_MEAN))
