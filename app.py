@@ -17,6 +17,7 @@ import re
 import tempfile
 import threading
 import uuid
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -27,17 +28,17 @@ import pandas as pd  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 
 from vision.brand_report import brand_report_html, contact_sheet, risk_chart, summarise  # noqa: E402
-from vision.check import check_image, open_context  # noqa: E402
+from vision.check import open_context  # noqa: E402
 from vision.errors import AuthcheckError  # noqa: E402
-from vision.explain import check_and_explain  # noqa: E402
 from vision.fsio import atomic_write_bytes  # noqa: E402
 from vision.gallery import add_references, check_slug, open_gallery, remove_brand, slugify  # noqa: E402
 from vision.index import refresh_index  # noqa: E402
 from vision.record import CheckRecord  # noqa: E402
 from vision.report import by_risk, html_report, thumbnail  # noqa: E402
 from vision.rows import RowWriter, read_rows  # noqa: E402
-from vision.scan import scan  # noqa: E402
+from vision.scan import context_spec, scan  # noqa: E402
 from vision.uploads import UploadLimits, accept_uploads  # noqa: E402
+from vision.workers import CheckerPool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples" / "listings").glob("*.jpg"))
@@ -47,16 +48,58 @@ COLOURS = {"consistent": "#2e9e45", "suspect": "#d93025", "no_match": "#6b6b6b",
 LABELS = {"consistent": "CONSISTENT", "suspect": "SUSPECT", "no_match": "NO MATCH", "error": "ERROR"}
 
 
-class Service:
-    """The loaded checker; reloaded (index synced, new brands calibrated) after the gallery changes."""
+class Gate:
+    """Checks and bulk scans share the gallery; registering or removing a brand changes it alone."""
 
-    def __init__(self, gallery: str | None, model: str | None, work: Path):
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers, self._writing = 0, False
+
+    @contextmanager
+    def shared(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+class Service:
+    """The loaded gallery, and the worker processes that check photos (workers.CheckerPool: a photo that crashes
+    a check or runs out of its memory budget gives an error record, never a dead server); both reloaded (index
+    synced, new brands calibrated) after the gallery changes."""
+
+    def __init__(self, gallery: str | None, model: str | None, work: Path, workers: int = 1):
         self.gallery_path, self.model, self.work = gallery, model, work
-        self.lock = threading.Lock()  # one heavy job at a time: 2 cores, one ONNX session
+        self.gate = Gate()
+        self.lock = threading.Lock()  # one gallery change or bulk scan at a time
         self.ctx = open_context(gallery, model)
+        self.pool = CheckerPool(context_spec(self.ctx), workers)
 
     def reload(self) -> None:
         self.ctx = open_context(self.gallery_path, self.model)
+        self.pool.restart(context_spec(self.ctx))
+
+    def check(self, photo: str, explain: bool = False):
+        """(row, picture) of one uploaded photo, checked in a worker process."""
+        with self.gate.shared():
+            return self.pool.check(photo, Path(photo).name, explain)
 
     def uploads(self, files, dest: Path):
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
@@ -65,31 +108,30 @@ class Service:
 
 # ---- Check -------------------------------------------------------------------------------------------------------
 
-def badge(rec: CheckRecord) -> str:
-    colour = COLOURS[rec.verdict]
-    brand = f" · {rec.brand_name or rec.brand}" if rec.brand else ""
-    risk = f" · risk {rec.risk:.2f}" if rec.risk is not None else ""
-    return (f"<div id='verdict-badge' data-verdict='{rec.verdict}' style='background:{colour};color:#fff;"
+def badge(row: dict) -> str:
+    verdict = row["verdict"]
+    brand = f" · {row['brand_name'] or row['brand']}" if row["brand"] else ""
+    risk = f" · risk {row['risk']:.2f}" if row["risk"] is not None else ""
+    return (f"<div id='verdict-badge' data-verdict='{verdict}' style='background:{COLOURS[verdict]};color:#fff;"
             f"padding:14px 18px;border-radius:12px;font-size:1.5em;font-weight:700'>"
-            f"{LABELS[rec.verdict]}{html.escape(brand)}{risk}</div>")
+            f"{LABELS[verdict]}{html.escape(brand)}{risk}</div>")
 
 
 def check_photo(svc: Service, photo: str | None):
     if not photo:
         raise gr.Error("Upload or paste a listing photo first (or pick an example below).")
-    with svc.lock:
-        rec, picture = check_and_explain(svc.ctx, photo, path=Path(photo).name)
-    reasons = "\n".join(f"- {r}" for r in rec.reasons) or "- (no reasons)"
+    row, picture = svc.check(photo, explain=True)
+    reasons = "\n".join(f"- {r}" for r in row["reasons"]) or "- (no reasons)"
     cands = []
-    if rec.reused_reference:  # the brand's own product photo this listing copies: the reviewer sees it first
-        thumb = thumbnail(svc.ctx.gallery.root / rec.reused_reference)
+    if row["reused_reference"]:  # the brand's own product photo this listing copies: the reviewer sees it first
+        thumb = thumbnail(svc.ctx.gallery.root / row["reused_reference"])
         if thumb is not None:
-            cands.append((thumb, f"copied from {rec.reused_reference}"))
-    for c in rec.candidates[:5]:
-        thumb = thumbnail(svc.ctx.gallery.root / c.reference)
+            cands.append((thumb, f"copied from {row['reused_reference']}"))
+    for c in row["candidates"][:5]:
+        thumb = thumbnail(svc.ctx.gallery.root / c["reference"])
         if thumb is not None:
-            cands.append((thumb, f"{c.brand} · similarity {c.similarity:.2f}"))
-    return badge(rec), reasons, picture, cands, rec.to_row()
+            cands.append((thumb, f"{c['brand']} · similarity {c['similarity']:.2f}"))
+    return badge(row), reasons, picture, cands, row
 
 
 def check_api(svc: Service, photo: str | None) -> str:
@@ -97,8 +139,7 @@ def check_api(svc: Service, photo: str | None) -> str:
     a JSON component: gradio_client would take the row's "path" key for a file to download."""
     if not photo:
         raise gr.Error("no image given")
-    with svc.lock:
-        return json.dumps(check_image(svc.ctx, photo, path=Path(photo).name).to_row(), ensure_ascii=False)
+    return json.dumps(svc.check(photo)[0], ensure_ascii=False)
 
 
 # ---- Brands ------------------------------------------------------------------------------------------------------
@@ -128,7 +169,7 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_fo
     colour_list = [c for c in re.split(r"[,\s]+", colours or "") if c]
     code_list = [c.strip() for c in (code_formats or "").splitlines() if c.strip()]
     job = svc.work / f"register-{uuid.uuid4().hex[:8]}"
-    with svc.lock:
+    with svc.lock, svc.gate.exclusive():
         progress(0.05, desc="checking uploads")
         got_logos = svc.uploads(logo_images, job / "logos")
         got_products = svc.uploads(product_images, job / "products")
@@ -161,7 +202,7 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_fo
 def remove(svc: Service, brand: str | None):
     if not brand:
         raise gr.Error("Choose a brand to remove.")
-    with svc.lock:
+    with svc.lock, svc.gate.exclusive():
         try:
             g = open_gallery(svc.gallery_path)
             remove_brand(g, check_slug(brand))
@@ -187,9 +228,9 @@ def bulk_scan(svc: Service, photos_or_zips, progress=gr.Progress(track_tqdm=True
     job = svc.work / f"bulk-{uuid.uuid4().hex[:10]}"
     photos = job / "photos"
     got = svc.uploads(photos_or_zips, photos)
-    with svc.lock:
+    with svc.lock, svc.gate.shared():
         if got.files:
-            scan(svc.ctx, photos, job / "scan.jsonl", progress=True)
+            scan(svc.ctx, photos, job / "scan.jsonl", progress=True, pool=svc.pool)
         rows = list(read_rows(job / "scan.jsonl")) if (job / "scan.jsonl").exists() else []
         for row in rows:  # show names as uploaded, not server paths
             row["path"] = Path(row["path"]).relative_to(photos).as_posix()
@@ -204,7 +245,7 @@ def bulk_scan(svc: Service, photos_or_zips, progress=gr.Progress(track_tqdm=True
             writer.close()
 
         def evidence(row: dict):
-            return check_and_explain(svc.ctx, photos / row["path"], row["path"])[1]
+            return svc.pool.check(photos / row["path"], row["path"], explain=True)[1]
 
         page = html_report(rows, "authcheck bulk report",
                            svc.ctx.gallery.root, evidence, listing_root=photos)
@@ -254,8 +295,10 @@ def build(svc: Service) -> gr.Blocks:
             with gr.Tab("Check", id="check"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        photo = gr.Image(type="filepath", label="Listing photo (upload, paste or drop)",
-                                         sources=["upload", "clipboard"], elem_id="check-photo", height=320)
+                        # image_mode=None: the upload reaches the checker's own loader undecoded (gradio would
+                        # otherwise convert it to RGB here, in the server process, whatever its size)
+                        photo = gr.Image(type="filepath", image_mode=None, label="Listing photo (upload, paste or "
+                                         "drop)", sources=["upload", "clipboard"], elem_id="check-photo", height=320)
                         go = gr.Button("Check", variant="primary", elem_id="check-button")
                         if EXAMPLES:
                             gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, label="Example listings")
@@ -270,10 +313,12 @@ def build(svc: Service) -> gr.Blocks:
                 with gr.Accordion("Verdict record (JSON)", open=False):
                     record = gr.JSON()
                 go.click(partial(check_photo, svc), photo, [verdict, reasons, picture, candidates, record],
-                         api_visibility="private")
-                api_in = gr.Image(type="filepath", visible=False, label="listing photo")
+                         api_visibility="private", concurrency_limit=svc.pool.workers, concurrency_id="check")
+                # a file, not an image: any upload reaches the checker's loader, which says what is wrong with it
+                api_in = gr.File(visible=False, label="listing photo")
                 api_out = gr.Textbox(visible=False, label="verdict record (JSON)")
-                gr.Button(visible=False).click(partial(check_api, svc), api_in, api_out, api_name="check")
+                gr.Button(visible=False).click(partial(check_api, svc), api_in, api_out, api_name="check",
+                                               concurrency_limit=svc.pool.workers, concurrency_id="check")
 
             with gr.Tab("Brands", id="brands"):
                 with gr.Row():
@@ -331,11 +376,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", help="embedder name in weights/ (default: the gallery index's)")
     ap.add_argument("--port", type=int, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     ap.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: localhost only)")
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+                    help="checker processes: photos checked at once (default: one per core, at most 4: %(default)s)")
     args = ap.parse_args(argv)
+    if args.workers < 1:
+        ap.error("--workers must be at least 1")
     gallery = args.gallery or os.environ.get("AUTHCHECK_GALLERY") or str(ROOT / "reference_gallery")
     work = Path(tempfile.gettempdir()) / f"authcheck-app-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
-    svc = Service(gallery, args.model, work)
+    svc = Service(gallery, args.model, work, args.workers)
     port = args.port or int(os.environ.get("GRADIO_SERVER_PORT", 7860))
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])  # no web fonts: offline
     build(svc).queue(default_concurrency_limit=1).launch(

@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import functools
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from .candidates import Box
 from .detail import ink_pieces
+
+
+@dataclass(frozen=True)
+class ViewLimits:
+    """Bounds on a fitted homography (reference -> photo) beyond which it is not a camera's view of a flat print
+    but a numerical accident: a fit that collapses the logo to a pixel or stretches it past the horizon. Every
+    size later computed from a fit (warps, blurs, footprints) is bounded once these hold (view_problem)."""
+
+    min_side_px: float = 4.0  # the logo's outline must span this many photo pixels each way
+    max_foreshortening: float = 4.0  # ratio of the projective depths (H's last row) across the reference's corners
+    max_squash: float = 10.0  # ratio of the local scales along two directions at the logo's centre
+    max_reach: float = 1.0  # the outline stays within the aligned box grown by this multiple of its size per side
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class AlignConfig:
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
     rest_quality: float = 0.85  # IoU of the reference's other pieces at which a fit without one piece counts
     good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
+    view: ViewLimits = field(default_factory=ViewLimits)  # what a fit must be to be a camera's view
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,10 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
     to_photo, ink, polarity, features, tone = region
+
+    def camera_view(H: np.ndarray | None) -> bool:
+        return H is not None and view_problem(to_photo @ H, ref_ink.shape, box, cfg.view) is None
+
     best = None
     H, inliers = _sift_homography(ref_ink, features, polarity, cfg)
     if H is None:  # the border vote on polarity can be wrong (a region mostly of a dark product edge): try the other
@@ -156,8 +173,10 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         # in (a genuine Panasonic print stalled at 0.74 overlap; from the half-resolution fit it reaches 0.89)
         coarse = _ecc_scaled(_HALF, _scaled(_HALF, ref_ink, ink), H, cfg)
         refined = _ecc_refine(ref_ink, ink, H if coarse is None else coarse, cfg)
-        best = ("sift", H if refined is None else refined, inliers)
-    else:
+        # ECC can run a fit off into a view no camera has (collapsed, past the horizon): then the matches' own fit
+        fit = next((f for f in (refined, H) if camera_view(f)), None)
+        best = None if fit is None else ("sift", fit, inliers)
+    if best is None:
         H = _shape_homography(ref_ink, ink, cfg)
         if H is not None:
             best = ("shape", H, 0)
@@ -168,12 +187,57 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     quality = _overlap(ref_ink, ink, H)
     if quality < cfg.good_quality and method == "sift":  # features agreed on a wrong or loose plane: try shape too
         Hs = _shape_homography(ref_ink, ink, cfg)
-        if Hs is not None and (q := _overlap(ref_ink, ink, Hs)) > quality:
+        if camera_view(Hs) and (q := _overlap(ref_ink, ink, Hs)) > quality:
             method, H, inl, quality = "shape", Hs, 0, q
     if quality < cfg.min_quality:
         return Alignment(None, "none", inl, quality, polarity,
                          f"best alignment ({method}) overlaps the reference only {quality:.0%}", tone)
-    return Alignment(to_photo @ H, method, inl, quality, polarity, tone=tone)
+    H = to_photo @ H
+    if (why := view_problem(H, ref_ink.shape, box, cfg.view)) is not None:
+        return Alignment(None, "none", inl, quality, polarity, why, tone)
+    return Alignment(H, method, inl, quality, polarity, tone=tone)
+
+
+def view_problem(H: np.ndarray | None, shape: tuple[int, int], box: Box, limits: ViewLimits = ViewLimits()
+                 ) -> str | None:
+    """Why the homography H (reference pixels -> photo pixels; `shape` the reference's (h, w)) fitted in the photo
+    region `box` is no camera's view of the logo, or None when it is one. Checked before any size is derived from a
+    fit: finite entries, the reference's corners in front of the camera (positive projective depth) with bounded
+    foreshortening, no mirror image, a bounded squash at the centre, an outline of a few pixels at least and within
+    `limits.max_reach` of the box."""
+    if H is None or H.shape != (3, 3) or not np.all(np.isfinite(H)):
+        return "the fit is not a finite homography"
+    h, w = shape
+    corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], np.float64)
+    depth = corners @ H[2]
+    centre = np.array([w / 2, h / 2, 1.0]) @ H[2]
+    if not abs(centre) > 1e-12:
+        return "the fit puts the logo's centre at infinity"
+    depth = depth / centre  # the camera's side of the horizon is where the centre lies
+    if depth.min() <= 0:
+        return "the fit folds the logo across the horizon"
+    if depth.max() > limits.max_foreshortening * depth.min():
+        return f"the fit foreshortens the logo {depth.max() / depth.min():.0f}-fold, beyond any camera view"
+    Hn = H / centre
+    c = np.array([[w / 2, h / 2, 1.0], [w / 2 + 1, h / 2, 1.0], [w / 2, h / 2 + 1, 1.0]]) @ Hn.T
+    c = c[:, :2] / c[:, 2:]
+    J = np.stack([c[1] - c[0], c[2] - c[0]], axis=1)  # the images of a reference pixel's steps in x and y
+    if np.linalg.det(J) <= 0:
+        return "the fit mirrors the logo"
+    sv = np.linalg.svd(J, compute_uv=False)
+    if sv[0] > limits.max_squash * sv[1]:
+        return f"the fit squashes the logo {sv[0] / sv[1]:.0f}-fold, beyond any camera view"
+    out = corners @ Hn.T
+    out = out[:, :2] / out[:, 2:]
+    span = out.max(0) - out.min(0)
+    if span.min() < limits.min_side_px:
+        return f"the fit shrinks the logo to {span.min():.1f} photo pixels"
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    r = limits.max_reach
+    if (out[:, 0].min() < box[0] - r * bw or out[:, 0].max() > box[2] + r * bw
+            or out[:, 1].min() < box[1] - r * bh or out[:, 1].max() > box[3] + r * bh):
+        return "the fit places the logo far outside the region it was aligned in"
+    return None
 
 
 def align_without_a_piece(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()
@@ -193,7 +257,8 @@ def align_without_a_piece(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg:
     for piece in _big_pieces(ref_ink):
         rest = np.where(piece, 0.0, ref_ink).astype(np.float32)
         H = _shape_homography(rest, ink, cfg)
-        if H is None or (q := _overlap(rest, target, H)) < max(cfg.rest_quality, best_q):
+        if H is None or (q := _overlap(rest, target, H)) < max(cfg.rest_quality, best_q) or view_problem(
+                to_photo @ H, ref_ink.shape, box, cfg.view) is not None:
             continue
         hull = hull_overlap(rest)
         near = cv2.dilate((cv2.warpPerspective(rest, H, target.shape[::-1]) > 0.5).astype(np.uint8),

@@ -166,40 +166,40 @@ def _open(args: argparse.Namespace):
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import check_image
+    from .scan import context_spec
+    from .workers import CheckerPool
 
-    ctx = _open(args)
+    ctx = _open(args)  # brings index and calibration up to date here, where their progress and errors are shown
     errors = 0
-    for image in args.images:
-        if args.explain:
-            rec = _explain(ctx, image, args.explain, several=len(args.images) > 1)
-        else:
-            rec = check_image(ctx, image)
-        errors += rec.verdict == "error"
-        if args.json:
-            print(json.dumps(rec.to_row(), ensure_ascii=False))
-        else:
-            what = f" {rec.brand}" if rec.brand else ""
-            risk = f" risk {rec.risk:.2f}" if rec.risk is not None else ""
-            print(f"{image}: {rec.verdict.upper()}{what}{risk}")
-            for reason in rec.reasons:
-                print(f"  - {reason}")
+    # checked in a worker process under a memory and time budget: a photo that crashes or exhausts it is an
+    # error row, and the remaining images are still checked
+    with CheckerPool(context_spec(ctx)) as pool:
+        for image in args.images:
+            row, picture = pool.check(image, image, explain=bool(args.explain))
+            if args.explain and picture is not None:
+                _write_picture(picture, image, args.explain, several=len(args.images) > 1)
+            errors += row["verdict"] == "error"
+            if args.json:
+                print(json.dumps(row, ensure_ascii=False), flush=True)
+            else:
+                what = f" {row['brand']}" if row["brand"] else ""
+                risk = f" risk {row['risk']:.2f}" if row["risk"] is not None else ""
+                print(f"{image}: {row['verdict'].upper()}{what}{risk}")
+                for reason in row["reasons"]:
+                    print(f"  - {reason}")
     return 1 if errors else 0
 
 
-def _explain(ctx, image: str, out: str, several: bool):
+def _write_picture(picture, image: str, out: str, several: bool) -> None:
     from PIL import Image
 
-    from .explain import check_and_explain
     from .fsio import atomic_write_bytes
 
-    rec, picture = check_and_explain(ctx, image)
     target = Path(out) / f"{Path(image).stem}.explain.png" if several else Path(out)
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="PNG")
     atomic_write_bytes(target, buf.getvalue())
     logger.info("wrote %s", target)
-    return rec
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -220,13 +220,15 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _report(ctx, results: str, target: str) -> None:
-    from .explain import check_and_explain
     from .fsio import atomic_write_bytes
     from .report import html_report
     from .rows import read_rows
+    from .scan import context_spec
+    from .workers import CheckerPool
 
-    page = html_report(read_rows(results), f"authcheck scan: {results}", ctx.gallery.root,
-                       evidence=lambda row: check_and_explain(ctx, row["path"])[1])
+    with CheckerPool(context_spec(ctx)) as pool:  # evidence pictures check again: isolated like any check
+        page = html_report(read_rows(results), f"authcheck scan: {results}", ctx.gallery.root,
+                           evidence=lambda row: pool.check(row["path"], explain=True)[1])
     atomic_write_bytes(target, page.encode("utf-8"))
     logger.info("wrote %s", target)
 

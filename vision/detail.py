@@ -53,9 +53,13 @@ def divergence(ref_ink: np.ndarray, warped: np.ndarray, tolerance: float = 0.0, 
     """ref_ink, warped: (h, w) float in [0, 1] in the reference frame -> Detail. `tolerance` (pixels) widens the
     blur, e.g. to the size of a photo pixel in the reference frame. A region over `min_region` of the ink is
     measured again with the listing's ink shifted locally by up to `slack` of the logo's size, and keeps its
-    smallest area."""
+    smallest area. Raises ValueError for a negative or NaN `tolerance`."""
+    if not tolerance >= 0:  # NaN too
+        raise ValueError(f"tolerance must be a number of pixels >= 0, not {tolerance}")
     sw = stroke_px(ref_ink)
-    sigma = max(1.0, 0.25 * sw, tolerance)
+    # a blur wider than the frame changes nothing more, and its kernel's size follows sigma (a collapsed fit once
+    # asked for an 8.6 GB kernel)
+    sigma = min(max(1.0, 0.25 * sw, tolerance), float(max(ref_ink.shape)))
     a = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), sigma)
     b = cv2.GaussianBlur(warped.astype(np.float32), (0, 0), sigma)
     heat = np.abs(a - b)

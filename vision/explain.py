@@ -23,6 +23,9 @@ def explain(photo: np.ndarray | None, record: CheckRecord, ref_ink: np.ndarray |
     if evidence is not None and evidence.aligned and ref_ink is not None:
         h, w = ref_ink.shape
         outline = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), evidence.alignment.H)
+        # drawing cost follows the outline's size: kept within a few photo sizes (off-photo parts are not drawn)
+        reach = 4.0 * max(photo.shape[:2])
+        outline = np.clip(np.nan_to_num(outline, nan=0.0), -reach, reach)
         cv2.polylines(shown, [outline.astype(np.int32)], True, color, max(2, photo.shape[0] // 160), cv2.LINE_AA)
     elif record.box:
         x0, y0, x1, y1 = record.box

@@ -16,13 +16,16 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from .check import CheckConfig, Context, check_image, open_context
 from .errors import AuthcheckError
 from .log import logger
 from .record import CheckRecord
 from .rows import RowWriter
+
+if TYPE_CHECKING:
+    from .workers import CheckerPool
 
 Item = tuple[str, "Path | None", "str | None"]  # (label, path, problem), as iter_files yields
 
@@ -145,18 +148,23 @@ def check_item(ctx: Context, item: Item) -> dict:
 
 
 def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress: bool = True,
-         workers: int = 1) -> ScanSummary:
+         workers: int = 1, pool: "CheckerPool | None" = None) -> ScanSummary:
     """Check every file under `root` and append a row per file to `out` (.jsonl, .csv or .parquet), skipping
-    files the output already holds. `workers` > 1 checks in that many processes (one thread each; rows are
-    written as they finish, so their order can differ from run to run). A bad file gives an `error` row."""
+    files the output already holds. `workers` > 1 checks in that many processes (one thread each, each under
+    workers.WorkerLimits' memory budget; rows are written as they finish, so their order can differ from run to
+    run); a running `pool` (workers.CheckerPool) checks in its processes instead. A bad file gives an `error` row."""
     t0 = time.perf_counter()
     writer = RowWriter(out)
     todo, skipped = pending(root, writer)
     summary = ScanSummary(skipped=skipped)
     if skipped:
         logger.info("resuming: %d files already in %s", skipped, out)
-    rows = ((check_item(ctx, item) for item in todo) if workers <= 1
-            else in_pool(todo, workers, _check_in_worker, _init_worker, (context_spec(ctx),)))
+    if pool is not None:
+        rows = pool.rows(todo)
+    elif workers <= 1:
+        rows = (check_item(ctx, item) for item in todo)
+    else:
+        rows = in_pool(todo, workers, _check_in_worker, _init_worker, (context_spec(ctx),))
     write_rows(rows, writer, summary, len(todo), progress)
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -187,8 +195,11 @@ def _init_worker(spec: ContextSpec) -> None:
     global _worker_ctx
     import cv2
 
+    from .workers import WorkerLimits, limit_memory
+
     cv2.setNumThreads(1)
     _worker_ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
+    limit_memory(WorkerLimits().memory_bytes)  # a runaway check fails as an error row, the machine keeps its memory
 
 
 def _check_in_worker(item: Item) -> dict:
@@ -196,7 +207,7 @@ def _check_in_worker(item: Item) -> dict:
 
 
 @contextmanager
-def _one_thread_env():
+def one_thread_env():
     """Worker processes inherit the environment at spawn: one BLAS/OpenMP thread each, or N workers x N threads
     oversubscribe the cores."""
     keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -221,7 +232,7 @@ def in_pool(todo: list[Item], workers: int, fn: Callable[[Item], dict], init: Ca
 
     queue: deque[tuple[Item, bool]] = deque((item, False) for item in todo)  # (item, isolate)
     while queue:
-        with _one_thread_env():
+        with one_thread_env():
             pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), init, initargs)
         inflight: dict = {}
         try:

@@ -6,13 +6,13 @@ Reads and compares, writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from .align import (AlignConfig, Alignment, align_logo, align_without_a_piece, grow_box, hull_overlap, mask_f, mirrored,
-                    to_grey)
+                    to_grey, view_problem)
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, ink_extent, stroke_px
@@ -146,7 +146,19 @@ def verify_brand(photo: np.ndarray, boxes: list[Box], brand: str, reference: str
     if a.ok and a.method != "rest" and (not _good(a, trivial, cfg)
                                         or _runs_out(a.H, ref_ink.shape, box, photo.shape, cfg.context)):
         best = better(fit(outline_box(a.H, ref_ink.shape, photo.shape)), best)
-    box, a = best
+    return evidence_at(photo, *best, brand, reference, ref_ink, cfg, text_lines, colors)
+
+
+def evidence_at(photo: np.ndarray, box: Box, a: Alignment, brand: str, reference: str, ref_ink: np.ndarray,
+                cfg: AlignConfig = AlignConfig(), text_lines: list[TextLine] = (), colors: tuple[str, ...] = ()
+                ) -> Evidence:
+    """The Evidence of alignment `a` (found in the photo region `box`): geometry and detail divergence, the
+    wordmark read at the reference's `text_lines` and colours compared with `colors`. A fit that is no camera's
+    view (align.view_problem) is a failed alignment whose note says why, never an exception: every size computed
+    here is bounded by the reference's working size and the photo's."""
+    trivial = hull_overlap(ref_ink)
+    if a.ok and (why := view_problem(a.H, ref_ink.shape, box, cfg.view)) is not None:
+        a = replace(a, H=None, method="none", note=why)
     if not a.ok:
         return Evidence(brand, reference, box, a, trivial_quality=trivial, resolution=box_resolution(ref_ink, box))
     fp = footprint(a.H, ref_ink.shape)
@@ -222,7 +234,7 @@ def seen_reference(ref_ink: np.ndarray, H: np.ndarray, fp: float, grey: np.ndarr
     # finely (a loose fit can spread a reference over 30 megapixels)
     k = min(1.0, float(np.sqrt(4.0 * h * w / ((x1 - x0) * (y1 - y0)))))
     T = np.array([[k, 0, -k * x0], [0, k, -k * y0], [0, 0, 1]], np.float64) @ H  # reference -> photo box
-    blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), max(0.5, 0.7 * fp))
+    blurred = cv2.GaussianBlur(ref_ink.astype(np.float32), (0, 0), min(max(0.5, 0.7 * fp), float(max(h, w))))
     size = (max(1, int(np.ceil(k * (x1 - x0)))), max(1, int(np.ceil(k * (y1 - y0)))))
     small = 255.0 * (1.0 - cv2.warpPerspective(blurred, T, size, flags=cv2.INTER_LINEAR))
     back = lambda img: cv2.warpPerspective(img, T, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
