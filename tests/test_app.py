@@ -91,6 +91,18 @@ def test_check_endpoint_returns_the_verdict_record(client, photos):
     assert row["verdict"] == "no_match"
 
 
+def test_a_bad_upload_is_an_error_row_and_the_server_keeps_serving(client, photos, tmp_path):
+    """Checks run in the app's worker processes: a file the loader refuses, or a check that fails, is answered with
+    an error record; the next request is served as usual."""
+    from gradio_client import handle_file
+
+    bad = tmp_path / "listing.jpg"
+    bad.write_bytes(b"%PDF-1.4 not a photo")
+    row = json.loads(client.predict(handle_file(str(bad)), api_name="/check"))
+    assert row["verdict"] == "error" and row["error"] == "not a recognised image format"
+    assert json.loads(client.predict(handle_file(str(photos["nike"])), api_name="/check"))["brand"] == "nike"
+
+
 def test_register_then_remove_a_brand(client, tmp_path):
     from gradio_client import handle_file
 

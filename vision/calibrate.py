@@ -33,7 +33,7 @@ from .verify import verify_brand
 from .wordmark import TextLine
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 31  # bump when verdict.divergence_score or the verification feeding it changes: stored
+SCORE_VERSION = 32  # bump when verdict.divergence_score or the verification feeding it changes: stored
 # thresholds then no longer apply
 
 
