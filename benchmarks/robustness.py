@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from scale import run_scan  # noqa: E402
+from scale import run_scan, tree_rss_mb  # noqa: E402
 from tests.hostile import make_corpus  # noqa: E402
 
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
@@ -40,21 +40,6 @@ ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
 def cli(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vision.cli", *args], cwd=ROOT, env=ENV, capture_output=True,
                           text=True, **kw)
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc); 0 when it is gone."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += int(next(x for x in status.splitlines() if x.startswith("VmRSS:")).split()[1]) * 1024
-            for task in Path(f"/proc/{p}/task").iterdir():
-                stack += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, StopIteration):
-            continue
-    return total
 
 
 def soak_inputs(folder: Path, seed: int = 0) -> list[Path]:
@@ -122,7 +107,7 @@ def soak(requests: int, clients: int, workers: int) -> None:
                 time.sleep(1)
         # the first answer: the checker processes are up (they start beside the server, not before it)
         Client(url, verbose=False).predict(handle_file(str(inputs[0])), api_name="/check")
-        start_rss = tree_rss(server.pid)
+        start_rss = tree_rss_mb(server.pid)
         lock = threading.Lock()
         state = {"next": 0, "done": 0, "peak": start_rss, "after100": None}
         outcomes, latencies, unanswered = Counter(), [], []
@@ -150,11 +135,11 @@ def soak(requests: int, clients: int, workers: int) -> None:
                     outcomes[outcome] += 1
                     state["done"] += 1
                     if state["done"] == 100:
-                        state["after100"] = tree_rss(server.pid)
+                        state["after100"] = tree_rss_mb(server.pid)
 
         def sample() -> None:
             while state["done"] < requests and server.poll() is None:
-                rss = tree_rss(server.pid)
+                rss = tree_rss_mb(server.pid)
                 with lock:
                     state["peak"] = max(state["peak"], rss)
                 time.sleep(0.25)
@@ -170,10 +155,10 @@ def soak(requests: int, clients: int, workers: int) -> None:
         wall = time.perf_counter() - t0
         time.sleep(1.0)
         up = server.poll() is None
-        end_rss = tree_rss(server.pid)
+        end_rss = tree_rss_mb(server.pid)
         server.terminate()
         server.wait(30)
-    gib = 1024 ** 3
+    gb = 1024.0  # MB in a GB (tree_rss_mb counts MB)
     lat = np.array(latencies)
     answered = sum(outcomes.values()) - len(unanswered)
     after100 = state["after100"] or end_rss
@@ -182,8 +167,8 @@ def soak(requests: int, clients: int, workers: int) -> None:
     print(f"  answered {answered} / {requests}; unanswered {len(unanswered)}; server up at the end: {up}")
     print(f"  latency p50 {np.percentile(lat, 50):.2f} s, p99 {np.percentile(lat, 99):.2f} s, "
           f"max {lat.max():.2f} s")
-    print(f"  server memory (app + checker processes): start (first answer) {start_rss / gib:.2f} GB, after 100 requests "
-          f"{after100 / gib:.2f} GB, peak {state['peak'] / gib:.2f} GB, end {end_rss / gib:.2f} GB "
+    print(f"  server memory (app + checker processes): start (first answer) {start_rss / gb:.2f} GB, after 100 "
+          f"requests {after100 / gb:.2f} GB, peak {state['peak'] / gb:.2f} GB, end {end_rss / gb:.2f} GB "
           f"({(end_rss - after100) / after100:+.1%} since request 100)")
     print("  outcomes:")
     for outcome, n in outcomes.most_common():
