@@ -33,7 +33,7 @@ from vision.errors import AuthcheckError  # noqa: E402
 from vision.fsio import atomic_write_bytes  # noqa: E402
 from vision.gallery import add_references, check_slug, open_gallery, remove_brand, slugify  # noqa: E402
 from vision.index import refresh_index  # noqa: E402
-from vision.record import CheckRecord  # noqa: E402
+from vision.record import VERDICT_COLOURS, CheckRecord  # noqa: E402
 from vision.report import by_risk, html_report, thumbnail  # noqa: E402
 from vision.rows import RowWriter, read_rows  # noqa: E402
 from vision.scan import context_spec, scan  # noqa: E402
@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted((ROOT / "examples" / "listings").glob("*.jpg"))
 LIMITS = UploadLimits(max_files=500, max_file_bytes=25 * 1024 * 1024, max_total_bytes=500 * 1024 * 1024)
 IMAGE_TYPES = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"]
-COLOURS = {"consistent": "#2e9e45", "suspect": "#d93025", "no_match": "#6b6b6b", "error": "#222222"}
-LABELS = {"consistent": "CONSISTENT", "suspect": "SUSPECT", "no_match": "NO MATCH", "error": "ERROR"}
+LABELS = {"consistent": "CONSISTENT", "suspect": "SUSPECT", "unverified": "UNVERIFIED", "no_match": "NO MATCH",
+          "error": "ERROR"}
 
 
 class Gate:
@@ -112,7 +112,7 @@ def badge(row: dict) -> str:
     verdict = row["verdict"]
     brand = f" · {row['brand_name'] or row['brand']}" if row["brand"] else ""
     risk = f" · risk {row['risk']:.2f}" if row["risk"] is not None else ""
-    return (f"<div id='verdict-badge' data-verdict='{verdict}' style='background:{COLOURS[verdict]};color:#fff;"
+    return (f"<div id='verdict-badge' data-verdict='{verdict}' style='background:{VERDICT_COLOURS[verdict]};color:#fff;"
             f"padding:14px 18px;border-radius:12px;font-size:1.5em;font-weight:700'>"
             f"{LABELS[verdict]}{html.escape(brand)}{risk}</div>")
 

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -114,12 +115,29 @@ def main() -> int:
         build_gallery(Path(tmp) / "gallery", data, spec["brands"])
         ctx = open_context(Path(tmp) / "gallery")  # indexes and calibrates the brands, from their references only
         t_gallery = time.perf_counter() - t0
+        marks: list[tuple[float, int]] = []  # (time, rows written): the steady rate is the second half's
+        done = threading.Event()
+
+        def count() -> None:
+            while not done.wait(0.25):
+                n = rows_file.read_bytes().count(b"\n") if rows_file.exists() else 0
+                marks.append((time.perf_counter(), n))
+
+        sampler = threading.Thread(target=count, daemon=True)
+        sampler.start()
         summary = scan(ctx, data / "listings", rows_file, progress=True, workers=args.workers)
+        done.set()
+        sampler.join()
     rows = {Path(r["path"]).name: r for r in map(json.loads, rows_file.read_text().splitlines())}
+    half = next((m for m in marks if m[1] >= summary.checked // 2), marks[0] if marks else (0.0, 0))
+    last = marks[-1] if marks else half
+    steady = (last[1] - half[1]) / (last[0] - half[0]) if last[0] > half[0] else float("nan")
     print(f"\n{len(spec['brands'])} brands registered and calibrated in {t_gallery:.0f} s; {summary.checked} photos "
-          f"scanned in {summary.seconds:.0f} s ({summary.checked / summary.seconds:.2f} photos/s, {args.workers} "
-          f"workers, start-up included)")
-    figures = {}
+          f"scanned in {summary.seconds:.0f} s with {args.workers} workers: {summary.checked / summary.seconds:.2f} "
+          f"photos/s start-up included, {steady:.2f} photos/s steady (the second half)")
+    figures = {"seconds_gallery": round(t_gallery, 1), "seconds_scan": round(summary.seconds, 1),
+               "photos_per_s": round(summary.checked / summary.seconds, 2), "photos_per_s_steady": round(steady, 2),
+               "workers": args.workers}
     for split in ("report", "tune", None):
         cmd = [sys.executable, str(data / "score.py"), str(rows_file), str(data / "labels.json")]
         out = subprocess.run(cmd + (["--split", split] if split else []), capture_output=True, text=True, check=True)

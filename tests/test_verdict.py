@@ -47,7 +47,7 @@ def test_an_unverified_resemblance_carries_risk_up_to_looks_like():
     assert near.verdict == "no_match" and 0.45 < near.risk < LOOKS_LIKE_RISK
     assert near.reasons[1].startswith(f"risk {near.risk:.2f}: it resembles Nike")
     above = decide("p.jpg", [hit("nike", hi)], {"nike": evidence("nike", method="none")}, {}, CFG)
-    assert above.verdict == "suspect" and above.risk == LOOKS_LIKE_RISK
+    assert above.verdict == "unverified" and above.risk == LOOKS_LIKE_RISK
 
 
 def test_confirmed_and_clean_is_consistent():
@@ -73,24 +73,39 @@ def test_each_divergence_gives_suspect_with_its_reason():
         assert any(words in reason for reason in r.reasons), (words, r.reasons)
 
 
-def test_unaligned_lookalike_is_suspect_and_says_so():
+def test_unaligned_lookalike_is_unverified_and_says_so():
+    """A logo that looks like a brand but cannot be compared with its reference (a 3-D or chromed badge, an older
+    version, or an alteration past aligning) is no evidence either way: `unverified`, out of the suspect queue,
+    with its risk and the reason; a partial fit is evidence, and stays suspect."""
     r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none", quality=0.3)}, {}, CFG)
-    assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
-    assert r.alignment["aligned"] is False
+    assert r.verdict == "unverified" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
+    assert r.alignment["aligned"] is False and r.brand == "nike"
     blob = {"nike": replace(evidence("nike", quality=0.6, inliers=0, method="shape"), trivial_quality=0.7)}
     r = decide("p.jpg", [hit("nike", 0.9)], blob, {}, CFG)  # aligned, but no better than a plain blob would
-    assert r.verdict == "suspect" and r.risk == 0.5 and "no more than a plain shape" in r.reasons[0]
+    assert r.verdict == "unverified" and r.risk == 0.5 and "no more than a plain shape" in r.reasons[0]
     partial = {"nike": evidence("nike", quality=0.65, inliers=3, method="shape")}
     r = decide("p.jpg", [hit("nike", 0.65)], partial, {}, CFG)
     assert r.verdict == "suspect" and "resembles" in r.reasons[0]
 
 
+def test_an_unaligned_look_alike_is_suspect_when_its_mirror_image_aligns_or_its_text_reads():
+    """What turns an unaligned look-alike into evidence: the mirrored reference aligning there (check.vet_mirror),
+    or OCR reading the brand's text, or a close misspelling of it, where nothing aligned (check.read_closest)."""
+    unaligned = evidence("nike", method="none", quality=0.3)
+    for ev, words in ((replace(unaligned, mirrored_quality=0.9), "appears mirrored"),
+                      (replace(unaligned, read_as="NIKF"), "text reads NIKF")):
+        r = decide("p.jpg", [hit("nike", 0.8)], {"nike": ev}, {}, CFG)
+        assert r.verdict == "suspect" and r.risk == 0.5 and any(words in x for x in r.reasons), r.reasons
+    loose = replace(unaligned, mirrored_quality=CFG.mirror_quality - 0.05)
+    assert decide("p.jpg", [hit("nike", 0.8)], {"nike": loose}, {}, CFG).verdict == "unverified"
+
+
 def test_an_unaligned_print_too_fine_to_resolve_carries_less_risk():
-    """Genuine prints whose strokes are about a photo pixel wide fail to align as well: still suspect and said, but
-    the failure alone ranks below one at a resolved print."""
+    """Genuine prints whose strokes are about a photo pixel wide fail to align as well: still said, but the
+    failure alone ranks below one at a resolved print."""
     fine = replace(evidence("astonmartin", method="none", quality=0.35), resolution=1.0)
     r = decide("p.jpg", [hit("astonmartin", 0.9)], {"astonmartin": fine}, {}, CFG)
-    assert r.verdict == "suspect" and "could not be aligned" in r.reasons[0]
+    assert r.verdict == "unverified" and "could not be aligned" in r.reasons[0]
     assert r.risk == pytest.approx(LOOKS_LIKE_RISK / RESOLVED_PX) and "too fine to verify" in r.reasons[-1]
     resolved = {"astonmartin": replace(fine, resolution=RESOLVED_PX)}
     r = decide("p.jpg", [hit("astonmartin", 0.9)], resolved, {}, CFG)
@@ -105,7 +120,7 @@ def test_an_unaligned_resolved_print_of_a_brand_that_always_aligns_carries_more_
     risk = lambda ev, rate: decide("p.jpg", [hit("nike", 0.9)], {"nike": ev}, {}, CFG, None, {"nike": rate})
     assert risk(resolved, 0.4).risk == LOOKS_LIKE_RISK
     r = risk(resolved, 0.9)
-    assert r.verdict == "suspect" and r.risk == pytest.approx(0.7) and "90% of its genuine prints" in r.reasons[-1]
+    assert r.verdict == "unverified" and r.risk == pytest.approx(0.7) and "90% of its genuine prints" in r.reasons[-1]
     assert risk(resolved, 1.0).risk == pytest.approx(0.75)
     assert risk(replace(resolved, resolution=1.0), 1.0).risk == pytest.approx(LOOKS_LIKE_RISK / RESOLVED_PX)
 
@@ -116,7 +131,7 @@ def test_a_partial_fit_to_a_far_less_similar_brand_does_not_outrank_an_unaligned
     ev = {"astonmartin": evidence("astonmartin", method="none", quality=0.35),
           "nike": evidence("nike", quality=0.65, inliers=0, method="shape")}
     r = decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.78)], ev, {}, CFG)
-    assert r.brand == "astonmartin" and r.verdict == "suspect" and "could not be aligned" in r.reasons[0]
+    assert r.brand == "astonmartin" and r.verdict == "unverified" and "could not be aligned" in r.reasons[0]
     r = decide("p.jpg", [hit("astonmartin", 0.88), hit("nike", 0.84)], ev, {}, CFG)  # close in similarity
     assert r.brand == "nike" and "resembles" in r.reasons[0]
     caption = dict(ev, astonmartin=replace(ev["astonmartin"], other_text="SALE"))  # the top one is only text
@@ -161,7 +176,7 @@ def test_text_that_only_looks_like_a_wordmark_is_no_lookalike():
     assert r.reasons[-1].startswith("text reads BESTPRICEWWW")
     assert "wordmark of Samsung" in r.reasons[-1]
     r = decide("p.jpg", [hit("samsung", 0.88), hit("nike", 0.8)], caption, {}, CFG)  # the next hypothesis speaks
-    assert r.verdict == "suspect" and r.brand == "nike" and "could not be aligned" in r.reasons[0]
+    assert r.verdict == "unverified" and r.brand == "nike" and "could not be aligned" in r.reasons[0]
 
 
 def test_text_that_reads_another_registered_wordmark_looks_like_that_brand():

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .record import VERDICTS
+from .record import VERDICT_COLOURS, VERDICTS
 from .report import by_risk, thumbnail
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
@@ -70,11 +70,10 @@ def risk_chart(s: BrandSummary) -> np.ndarray:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-    colours = {"consistent": "#2e9e45", "suspect": "#d93025", "no_match": "#8a8a8a"}
     bins = np.linspace(0, 1, 21)
     for v in VERDICTS:
         if s.risks.get(v):
-            ax.hist(s.risks[v], bins=bins, alpha=0.75, label=f"{v} ({len(s.risks[v])})", color=colours.get(v))
+            ax.hist(s.risks[v], bins=bins, alpha=0.75, label=f"{v} ({len(s.risks[v])})", color=VERDICT_COLOURS.get(v))
     ax.set_xlabel("risk")
     ax.set_ylabel("listings")
     ax.set_title(f"{s.name}: risk scores")

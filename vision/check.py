@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .align import AlignConfig, grow_box, ink_from_rgba
+from .align import AlignConfig, align_logo, grow_box, ink_from_rgba, mask_iou, mirrored
 from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, refuse_in_worker_start,
                         stored_align_rates, stored_text, stored_thresholds)
 from .candidates import Box, CandidateConfig, find_candidates
@@ -154,7 +154,8 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         boxes, vectors, whole, windows_from = embed_regions(ctx.embedder, rgb, ctx.config.candidates)
         hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours, windows_from=windows_from)
         evidence = verify_hypotheses(ctx, rgb, hits)
-        record = vet_text(ctx, rgb, hits, evidence, _decide(ctx, label, hits, evidence))
+        record = vet_mirror(ctx, rgb, hits, evidence, vet_text(ctx, rgb, hits, evidence,
+                                                               _decide(ctx, label, hits, evidence)))
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
@@ -204,7 +205,7 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
     here: photos that align never pay, nor those whose closest verified brand has no wordmark."""
     # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
     # a plain shape)
-    while record.verdict == "suspect" and record.divergence is None and record.brand in evidence:
+    while record.verdict in ("suspect", "unverified") and record.divergence is None and record.brand in evidence:
         ev = evidence[record.brand]
         if ev.read_as:
             break  # OCR named this brand
@@ -220,6 +221,27 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
                 evidence[slug] = replace(evidence[slug], read_as=read)
         record = _decide(ctx, record.path, hits, evidence)
     return read_closest(ctx, rgb, hits, evidence, record) if record.verdict == "no_match" else record
+
+
+SYMMETRIC = 0.8  # ink overlap of a reference with its mirror image from which it counts as mirror-symmetric
+
+
+def vet_mirror(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
+               ) -> CheckRecord:
+    """An `unverified` record (it looks like a brand whose logo could not be aligned) is aligned once more with the
+    brand's reference mirrored, in its box: a mirror image that fits well is evidence of a counterfeit, and the
+    verdict is decided again (changes `evidence`). Only such records pay for it."""
+    if record.verdict != "unverified" or record.brand not in evidence or evidence[record.brand].aligned:
+        return record
+    ev = evidence[record.brand]
+    ink = ctx.reference_ink(ev.brand, ev.reference.split("/", 1)[1])
+    if mask_iou(ink, mirrored(ink)) >= SYMMETRIC:  # its mirror image is itself: a fit of it proves nothing
+        return record
+    m = align_logo(rgb, ev.box, mirrored(ink), ctx.config.align)
+    if not m.ok:
+        return record
+    evidence[record.brand] = replace(ev, mirrored_quality=m.quality)
+    return _decide(ctx, record.path, hits, evidence)
 
 
 def read_closest(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord

@@ -77,6 +77,6 @@ def judge_codes(record: CheckRecord, codes: list[Code], patterns: tuple[str, ...
             record.reasons.append(f"{c.format} reads {shown!r}, a code format {brand_name} registered")
         else:
             record.reasons.append(f"{c.format} reads {shown!r}")
-    if any(c.registered is False for c in judged) and record.verdict in ("consistent", "suspect"):
+    if any(c.registered is False for c in judged) and record.verdict in ("consistent", "suspect", "unverified"):
         record.verdict = "suspect"
         record.risk = max(record.risk or 0.0, CODE_RISK)

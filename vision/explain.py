@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 
 from .check import Context, check_with_evidence
-from .record import CheckRecord
+from .record import VERDICT_COLOURS, CheckRecord
 from .verify import Evidence
 
-_COLORS = {"consistent": (40, 160, 60), "suspect": (220, 40, 40), "no_match": (120, 120, 120), "error": (0, 0, 0)}
+_COLORS = {v: tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for v, c in VERDICT_COLOURS.items()}  # RGB
 
 
 def explain(photo: np.ndarray | None, record: CheckRecord, ref_ink: np.ndarray | None,

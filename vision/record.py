@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-VERDICTS = ("consistent", "suspect", "no_match", "error")
+VERDICTS = ("consistent", "suspect", "unverified", "no_match", "error")
+# one colour per verdict for every picture and page (app badge, HTML reports, evidence banner, charts)
+VERDICT_COLOURS = {"consistent": "#2e9e45", "suspect": "#d93025", "unverified": "#c77700", "no_match": "#6b6b6b",
+                   "error": "#222222"}
 # Columns every row has, in CSV order; keep these names stable.
 COLUMNS = ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error", "brand_name", "box",
            "alignment", "divergence", "candidates", "reused_reference", "codes", "seconds")
@@ -21,7 +24,7 @@ class Candidate:
 @dataclass
 class CheckRecord:
     path: str
-    verdict: str  # consistent | suspect | no_match | error
+    verdict: str  # consistent | suspect | unverified | no_match | error
     brand: str | None = None  # slug of the matched brand
     risk: float | None = None  # 0..1, higher = more likely counterfeit; None for error rows
     similarity: float | None = None  # best embedding similarity to the brand's references

@@ -19,8 +19,8 @@ from PIL import Image
 
 from .errors import ImageError
 from .load import flatten_rgba, load_image
+from .record import VERDICT_COLOURS
 
-_BADGE = {"consistent": "#2e9e45", "suspect": "#d93025", "no_match": "#6b6b6b", "error": "#222"}
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}img{max-height:140px;max-width:220px}
 .badge{color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}.small{color:#666;font-size:90%}"""
@@ -67,7 +67,7 @@ def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_r
     esc = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style>"
            f"</head><body><h1>{esc(title)}</h1>"]
-    summary = ", ".join(f"<span class='badge' style='background:{_BADGE.get(v, '#444')}'>{esc(str(v))} {n}</span>"
+    summary = ", ".join(f"<span class='badge' style='background:{VERDICT_COLOURS.get(v, '#444')}'>{esc(str(v))} {n}</span>"
                         for v, n in verdicts.most_common())
     out.append(f"<p>{total} photos: {summary}</p>")
     if brands:
@@ -84,7 +84,7 @@ def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_r
         reasons = "<br>".join(esc(str(x)) for x in (r.get("reasons") or []))
         out.append(
             f"<tr><td>{_img(thumbnail(Path(listing_root or '') / r['path']))}<div class='small'>{esc(str(r['path']))}"
-            f"</div></td><td><span class='badge' style='background:{_BADGE.get(verdict, '#444')}'>{esc(verdict)}"
+            f"</div></td><td><span class='badge' style='background:{VERDICT_COLOURS.get(verdict, '#444')}'>{esc(verdict)}"
             f"</span><div>{brand}</div></td><td>{risk}</td><td>{reasons}</td>"
             f"<td>{_img(thumbnail(ref)) if ref else ''}</td><td>{_img(pic, 480) if pic is not None else ''}</td></tr>")
     out.append("</table>")

@@ -29,6 +29,7 @@ class VerdictConfig:
     verify_similarity: float = 0.45  # similarity below which a brand is not verified at all (0.70 in the logo
     # embedder's manifest: that skips 28% of verifications and lost 1 named brand in 1,298 benchmark listings)
     match_threshold: float = 0.72  # similarity at which an unaligned brand is still called "looks like"
+    mirror_quality: float = 0.8  # ink overlap of the mirrored reference that makes an unaligned look-alike suspect
     verify_top: int = 5  # brand hypotheses that get verified ...
     verify_margin: float = 0.15  # ... while within this similarity of the best one (0.10 in the logo embedder's
     # manifest: a named brand's similarity was at most 0.07 under the best in the two benchmark seeds)
@@ -188,7 +189,15 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
         elif ev is not None and rate is not None:
             risk = unaligned_risk(rate)
             reasons.append(f"risk {risk:.2f}: {rate:.0%} of its genuine prints this size align in calibration")
-        return _record(path, "suspect", looks, ev, name, cands, risk, reasons)
+        # a logo the photo does not let us compare (3-D, chromed, worn, an older version, or altered past
+        # aligning) is no evidence either way: it leaves the suspect queue, its risk and reasons stay; a reading
+        # of the brand's text, or a close misspelling of it, where nothing aligned is evidence (FLIA for FILA)
+        mirror = ev is not None and ev.mirrored_quality >= cfg.mirror_quality  # check.vet_mirror
+        if mirror:
+            reasons.insert(1, f"its mirror image aligns with the reference (overlap {ev.mirrored_quality:.0%}): the "
+                              f"logo appears mirrored")
+        verdict = "suspect" if ev is not None and (ev.read_as or mirror) else "unverified"
+        return _record(path, verdict, looks, ev, name, cands, risk, reasons)
     risk = unverified_risk(top.similarity, cfg) if top else 0.0
     top = top or (hits[0] if hits else None)
     closest = f" (closest: {top.brand}, similarity {top.similarity:.2f})" if top else ""
