@@ -77,7 +77,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
     for lab in boxed:
         cands = find_candidates(load_image(data / "listings" / lab["file"]))
         covered += any(_covers(c, b) for b in lab["boxes"] for c in cands)
-    top1 = top5 = aligned = 0
+    top1 = top5 = aligned = unverified = 0
     flagged, missed = Counter(), Counter()
     for lab in gen:
         row = rows.get(lab["file"], {})
@@ -85,6 +85,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
         top1 += bool(names) and names[0] == lab["brand"]
         top5 += lab["brand"] in names
         aligned += row.get("brand") == lab["brand"] and bool((row.get("alignment") or {}).get("aligned"))
+        unverified += row.get("verdict") == "unverified"
         if row.get("verdict") == "suspect":
             flagged[_reason_kind(row["reasons"][0])] += 1
         elif row.get("verdict") == "no_match":
@@ -93,7 +94,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
     return {"genuine": len(gen), "with_boxes": len(boxed),
             "candidate_on_logo": round(covered / max(1, len(boxed)), 3),
             "brand_first": round(top1 / n, 3), "brand_top5": round(top5 / n, 3),
-            "right_brand_aligned": round(aligned / n, 3), "flagged_reasons": dict(flagged.most_common()),
+            "right_brand_aligned": round(aligned / n, 3), "unverified": round(unverified / n, 3), "flagged_reasons": dict(flagged.most_common()),
             "missed": dict(missed)}
 
 
@@ -150,7 +151,8 @@ def main() -> int:
         print(f"  diagnosis of {d['genuine']} genuine photos: a candidate region on the logo "
               f"{d['candidate_on_logo']:.3f} (of {d['with_boxes']} with boxes), brand first among candidates "
               f"{d['brand_first']:.3f}, in the top 5 {d['brand_top5']:.3f}, right brand aligned "
-              f"{d['right_brand_aligned']:.3f}")
+              f"{d['right_brand_aligned']:.3f}, unverified {d['unverified']:.3f} (score.py counts the `unverified` "
+              f"verdict among its error rows)")
         print(f"  genuine called suspect, by first reason: {d['flagged_reasons']}")
         print(f"  genuine called no_match: {d['missed']}")
     (args.out / "real.json").write_text(json.dumps(figures, indent=2))
