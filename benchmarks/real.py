@@ -94,7 +94,8 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
     return {"genuine": len(gen), "with_boxes": len(boxed),
             "candidate_on_logo": round(covered / max(1, len(boxed)), 3),
             "brand_first": round(top1 / n, 3), "brand_top5": round(top5 / n, 3),
-            "right_brand_aligned": round(aligned / n, 3), "unverified": round(unverified / n, 3), "flagged_reasons": dict(flagged.most_common()),
+            "right_brand_aligned": round(aligned / n, 3), "unverified": round(unverified / n, 3),
+            "flagged_reasons": dict(flagged.most_common()),
             "missed": dict(missed)}
 
 

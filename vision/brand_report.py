@@ -73,7 +73,8 @@ def risk_chart(s: BrandSummary) -> np.ndarray:
     bins = np.linspace(0, 1, 21)
     for v in VERDICTS:
         if s.risks.get(v):
-            ax.hist(s.risks[v], bins=bins, alpha=0.75, label=f"{v} ({len(s.risks[v])})", color=VERDICT_COLOURS.get(v))
+            ax.hist(s.risks[v], bins=bins, alpha=0.75, label=f"{v} ({len(s.risks[v])})",
+                    color=VERDICT_COLOURS.get(v))
     ax.set_xlabel("risk")
     ax.set_ylabel("listings")
     ax.set_title(f"{s.name}: risk scores")

@@ -67,8 +67,8 @@ def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_r
     esc = html.escape
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style>"
            f"</head><body><h1>{esc(title)}</h1>"]
-    summary = ", ".join(f"<span class='badge' style='background:{VERDICT_COLOURS.get(v, '#444')}'>{esc(str(v))} {n}</span>"
-                        for v, n in verdicts.most_common())
+    badge = lambda v: f"<span class='badge' style='background:{VERDICT_COLOURS.get(v, '#444')}'>"  # noqa: E731
+    summary = ", ".join(f"{badge(v)}{esc(str(v))} {n}</span>" for v, n in verdicts.most_common())
     out.append(f"<p>{total} photos: {summary}</p>")
     if brands:
         out.append("<p class='small'>top brands: " + ", ".join(f"{esc(b)} ({n})" for b, n in brands.most_common(10))
@@ -84,7 +84,7 @@ def html_report(rows: Iterable[dict], title: str = "authcheck report", gallery_r
         reasons = "<br>".join(esc(str(x)) for x in (r.get("reasons") or []))
         out.append(
             f"<tr><td>{_img(thumbnail(Path(listing_root or '') / r['path']))}<div class='small'>{esc(str(r['path']))}"
-            f"</div></td><td><span class='badge' style='background:{VERDICT_COLOURS.get(verdict, '#444')}'>{esc(verdict)}"
+            f"</div></td><td>{badge(verdict)}{esc(verdict)}"
             f"</span><div>{brand}</div></td><td>{risk}</td><td>{reasons}</td>"
             f"<td>{_img(thumbnail(ref)) if ref else ''}</td><td>{_img(pic, 480) if pic is not None else ''}</td></tr>")
     out.append("</table>")
