@@ -203,8 +203,8 @@ def vet_text(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evid
     decided again (changes `evidence`). Text that is another registered brand's wordmark makes that brand a
     hypothesis "read as" (verified in this box if it was not); a no_match is read too (read_closest). OCR runs only
     here: photos that align never pay, nor those whose closest verified brand has no wordmark."""
-    # "looks like" records are the suspect ones that were not judged on divergence (unaligned, or no better than
-    # a plain shape)
+    # "looks like" records are the suspect or unverified ones that were not judged on divergence (unaligned, or no
+    # better than a plain shape)
     while record.verdict in ("suspect", "unverified") and record.divergence is None and record.brand in evidence:
         ev = evidence[record.brand]
         if ev.read_as:

@@ -143,8 +143,16 @@ def check_item(ctx: Context, item: Item) -> dict:
     try:
         return check_image(ctx, path, label).to_row()
     except Exception as e:  # noqa: BLE001 - one file must never take the scan down
-        logger.exception("internal error on %s", label)
-        return CheckRecord.error_row(label, f"internal error: {type(e).__name__}: {e}").to_row()
+        return failure_row(label, e)
+
+
+def failure_row(label: str, e: Exception) -> dict:
+    """The error row of a check that raised `e`: running out of memory (worker processes check under a memory
+    budget, workers.WorkerLimits) is said as such; anything else is logged as an internal error."""
+    if isinstance(e, MemoryError) or "Insufficient memory" in str(e) or "bad_alloc" in str(e):
+        return CheckRecord.error_row(label, "the check needed more memory than its budget and was stopped").to_row()
+    logger.exception("internal error on %s", label)
+    return CheckRecord.error_row(label, f"internal error: {type(e).__name__}: {e}").to_row()
 
 
 def scan(ctx: Context, root: str | os.PathLike, out: str | os.PathLike, progress: bool = True,
@@ -193,13 +201,9 @@ _worker_ctx: Context | None = None
 
 def _init_worker(spec: ContextSpec) -> None:
     global _worker_ctx
-    import cv2
+    from .workers import WorkerLimits, open_worker_context
 
-    from .workers import WorkerLimits, limit_memory
-
-    cv2.setNumThreads(1)
-    _worker_ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
-    limit_memory(WorkerLimits().memory_bytes)  # a runaway check fails as an error row, the machine keeps its memory
+    _worker_ctx = open_worker_context(spec, WorkerLimits())
 
 
 def _check_in_worker(item: Item) -> dict:

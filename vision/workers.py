@@ -18,14 +18,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
 from .errors import AuthcheckError
 from .log import logger
 from .record import CheckRecord
-from .scan import ContextSpec, Item, one_thread_env
+from .scan import ContextSpec, Item, failure_row, one_thread_env
+
+if TYPE_CHECKING:
+    from .check import Context
 
 __all__ = ["WorkerLimits", "CheckerPool", "limit_memory", "memory_budget"]
 
@@ -75,25 +78,30 @@ class memory_budget:
         resource.setrlimit(resource.RLIMIT_AS, (self.previous, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
-def _is_out_of_memory(e: BaseException) -> bool:
-    return isinstance(e, MemoryError) or "Insufficient memory" in str(e) or "bad_alloc" in str(e)
+def open_worker_context(spec: ContextSpec, limits: WorkerLimits) -> "Context":
+    """A checker process's own Context (one OpenCV and onnxruntime thread), then its memory budget: a runaway check
+    fails as an error row, the machine keeps its memory."""
+    import cv2
+
+    from .check import open_context
+
+    cv2.setNumThreads(1)
+    ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
+    limit_memory(limits.memory_bytes)
+    return ctx
 
 
 def _serve(spec: ContextSpec, limits: WorkerLimits, conn) -> None:
-    """A worker process: open the context, take on the memory budget, then answer (path, label, explain) jobs with
+    """A worker process: open the context under its memory budget, then answer (path, label, explain) jobs with
     (row, picture or None) until the pipe closes or a None job comes."""
-    import cv2
-
-    from .check import check_image, open_context
+    from .check import check_image
     from .explain import check_and_explain
 
-    cv2.setNumThreads(1)
     try:
-        ctx = open_context(spec.gallery, spec.model, threads=1, config=spec.config)
+        ctx = open_worker_context(spec, limits)
     except Exception as e:  # noqa: BLE001 - said to the parent, which raises it
         conn.send(("failed", str(e) if isinstance(e, AuthcheckError) else f"{type(e).__name__}: {e}"))
         return
-    limit_memory(limits.memory_bytes)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -109,15 +117,10 @@ def _serve(spec: ContextSpec, limits: WorkerLimits, conn) -> None:
                 rec, picture = check_and_explain(ctx, path, label)
             else:
                 rec = check_image(ctx, path, label)
+            row = rec.to_row()
         except Exception as e:  # noqa: BLE001 - one photo must never take the worker down
-            if _is_out_of_memory(e):
-                why = (f"the check needed more memory than its budget ({limits.memory_bytes / 2 ** 30:.1f} GiB) "
-                       f"and was stopped")
-            else:
-                logger.exception("internal error on %s", label)
-                why = f"internal error: {type(e).__name__}: {e}"
-            rec = CheckRecord.error_row(label, why)
-        conn.send((rec.to_row(), picture))
+            row = failure_row(label, e)
+        conn.send((row, picture))
 
 
 _SIGNALS = {9: "killed (SIGKILL; the system may have run out of memory)", 11: "crashed (segmentation fault)",
