@@ -1,6 +1,7 @@
 """The check pipeline: plain calls of the stages.
 
     load_image -> find_candidates -> embed -> match_brands -> verify_brand (top hypotheses) -> decide
+      -> (no brand found) read_names: a registered brand's name written in the photo names it
 """
 
 from __future__ import annotations
@@ -23,13 +24,23 @@ from .gallery import Brand, Gallery, open_gallery
 from .index import RefIndex, load_index, save_index, sync_index, verify_index
 from .load import LoadLimits, load_image
 from .log import logger
-from .match import match_brands
+from .match import BrandHit, match_brands
 from .record import CheckRecord
 from .reuse import ProductView, ReuseConfig, find_reuse, report_reuse, structure
-from .verdict import VerdictConfig, confirmed, decide, reads_other_text
+from .verdict import VerdictConfig, confirmed, decide, named_by_text, reads_other_text
 from .verify import Evidence, verify_brand
-from .wordmark import (TextLine, expected_text, normalise, other_text, read_text, reads_as, reference_lines,
-                       use_threads)
+from .wordmark import (TextLine, expected_text, names_in, normalise, other_text, read_lines, read_text, reads_as,
+                       reference_lines, use_threads)
+
+
+@dataclass(frozen=True)
+class NamesConfig:
+    """Reading a registered brand's name in a photo where no logo was found (read_names)."""
+
+    enabled: bool = True
+    min_score: float = 0.7  # OCR confidence of a line that may name a brand
+    around: tuple[float, ...] = (0.3, 1.5)  # the logo is looked for in the name's box grown by these fractions
+    # per side: the name itself (a wordmark), then the name with a badge or emblem beside it
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class CheckConfig:
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     limits: LoadLimits = field(default_factory=LoadLimits)
     reuse: ReuseConfig = field(default_factory=ReuseConfig)
+    names: NamesConfig = field(default_factory=NamesConfig)
     neighbours: int = 10
 
 
@@ -80,6 +92,11 @@ class Context:
     def evidence_text(self, ev: Evidence) -> list[TextLine]:
         """reference_text of the reference that `ev` was verified against."""
         return self.reference_text(ev.brand, ev.reference.split("/", 1)[1])
+
+    @property
+    def brand_texts(self) -> dict[str, tuple[str, ...]]:
+        """What each brand's name is written as: its registered wordmark and display name."""
+        return {slug: tuple(dict.fromkeys(t for t in (b.wordmark, b.name) if t)) for slug, b in self.brands.items()}
 
     def brands_reading(self, text: str) -> list[str]:
         """Brands whose registered wordmark the normalised reading `text` is, or nearly is."""
@@ -156,6 +173,7 @@ def check_with_evidence(ctx: Context, image: str | os.PathLike | np.ndarray, pat
         evidence = verify_hypotheses(ctx, rgb, hits)
         record = vet_mirror(ctx, rgb, hits, evidence, vet_text(ctx, rgb, hits, evidence,
                                                                _decide(ctx, label, hits, evidence)))
+        record = read_names(ctx, rgb, hits, evidence, record)
         chosen = evidence.get(record.brand) if record.brand else None
         brand = ctx.brands.get(record.brand) if record.brand else None
         judge_codes(record, read_codes(rgb), brand.codes if brand else (), brand.name if brand else "")
@@ -261,6 +279,51 @@ def read_closest(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, 
         return record
     evidence[h.brand] = replace(ev, read_as=read)
     return _decide(ctx, record.path, hits, evidence)
+
+
+def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
+               ) -> CheckRecord:
+    """A photo where no registered brand was found is read whole: a registered brand's name written in it (its
+    wordmark or display name, as ctx.brand_texts) names that brand. Its logo is then aligned around the name and in
+    the brand's own candidate regions: a fit that confirms it is judged as any other (changes `hits`, `evidence`);
+    otherwise the record is `unverified`: the brand is named, its logo was not compared. Real photos show a brand's
+    name far more reliably than a logo that aligns with its drawing (a chromed, stitched or older mark); only
+    photos without a brand pay for the reading (about 0.2 s)."""
+    cfg = ctx.config.names
+    if record.verdict != "no_match" or not cfg.enabled or not ctx.brands:
+        return record
+    found = names_in(read_lines(rgb, cfg.min_score), ctx.brand_texts)
+    if not found:
+        return record
+    slug, line = found[0]
+    near = [grow_box(line.box, f, rgb.shape) for f in cfg.around]
+    hit = next((h for h in hits if h.brand == slug), None) or _hit_at(ctx, rgb, slug, near)
+    if hit is None:  # no logo view of the brand to align: the name still counts
+        return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, None, None)
+    boxes = list(dict.fromkeys([*near, *hit.boxes]))
+    ev = _verify(ctx, rgb, hit, boxes)
+    if confirmed(ev, ctx.config.verdict, hit.similarity):
+        evidence[slug] = ev
+        hits = [h for h in hits if h.brand != slug] + [hit]
+        judged = _decide(ctx, record.path, sorted(hits, key=lambda h: -h.similarity), evidence)
+        if judged.brand == slug:
+            judged.reasons.append(f"found by reading its name in the photo ({line.text!r})")
+            return judged
+    return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, hit, ev)
+
+
+def _hit_at(ctx: Context, rgb: np.ndarray, slug: str, boxes: list[Box]) -> BrandHit | None:
+    """The brand's hypothesis in `boxes`: its best logo view's similarity to their crops (None: no logo view)."""
+    ids = np.array([i for i, e in ctx.index.entries.items() if e.brand == slug and e.kind == "logo"], np.int64)
+    if not len(ids):
+        return None
+    vectors = embed(ctx.embedder, [rgb[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes])
+    sims, found = ctx.index.search(vectors, 1, ids)
+    best = int(np.argmax(sims[:, 0]))
+    if found[best, 0] < 0:
+        return None
+    return BrandHit(slug, float(sims[best, 0]), ctx.index.entries[int(found[best, 0])], boxes[best], -1,
+                    tuple(boxes))
 
 
 def _decide(ctx: Context, path: str, hits: list, evidence: dict[str, Evidence]) -> CheckRecord:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from . import materials
 from .colour import hex_to_rgb
 from .errors import AuthcheckError
 
@@ -119,6 +120,8 @@ class PhotoStyle:
     jpeg: tuple[int, int] = (50, 95)
     light: float = 0.35  # amplitude of the lighting gradient
     clutter: int = 6  # maximum number of distractor shapes in the background
+    finishes: float = 0.0  # share of logos given a real mark's finish (vision.materials: emboss, chrome, ...)
+    occlusion: float = 0.0  # share of logos partly hidden by an object or a specular highlight
 
 
 def _random_color(rng: np.random.Generator, lo: int = 0, hi: int = 256) -> np.ndarray:
@@ -204,7 +207,11 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
         H = cv2.getPerspectiveTransform(src, quad)
         alpha = cv2.warpPerspective(logo_rgba[..., 3].astype(np.float32) / 255.0, H, (w, h), flags=cv2.INTER_LINEAR)
         inked = logo_rgba[..., :3][logo_rgba[..., 3] > 127].astype(np.float32)
-        if ink is None and len(inked) and np.ptp(inked, axis=0).max() > 40:
+        if style.finishes and rng.random() < style.finishes:
+            layer, cover = materials.finish(logo_rgba, surface, rng)
+            color = cv2.warpPerspective(layer, H, (w, h), flags=cv2.INTER_LINEAR)
+            alpha = cv2.warpPerspective(cover, H, (w, h), flags=cv2.INTER_LINEAR)
+        elif ink is None and len(inked) and np.ptp(inked, axis=0).max() > 40:
             # a multi-colour logo is printed in its own colours (a one-colour logo takes a contrasting ink)
             color = cv2.warpPerspective(logo_rgba[..., :3].astype(np.float32), H, (w, h), flags=cv2.INTER_NEAREST)
         else:
@@ -212,6 +219,8 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
                 rng, surface, logo_rgba[..., :3].reshape(-1, 3)[np.argmax(logo_rgba[..., 3])].astype(np.float32))
         alpha *= rng.uniform(0.85, 1.0)  # print opacity
         img = img * (1 - alpha[..., None]) + (color * shade[..., None]) * alpha[..., None]
+        if style.occlusion and rng.random() < style.occlusion:
+            img = _occlude(img, quad, rng)
 
     gx, gy = rng.uniform(-1, 1, size=2)
     light = 1.0 + style.light * rng.uniform(0, 1) * (
@@ -225,6 +234,23 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
     img = np.clip(img, 0, 255).astype(np.uint8)
     img = jpeg_roundtrip(img, int(rng.integers(style.jpeg[0], style.jpeg[1] + 1)))
     return Photo(image=img, quad=quad)
+
+
+def _occlude(img: np.ndarray, quad: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Hide part of the logo at `quad`: an object in front of it (a strap, a finger, a price tag) or a specular
+    highlight washing it out."""
+    (x0, y0), (x1, y1) = quad.min(axis=0), quad.max(axis=0)
+    cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+    r = rng.uniform(0.1, 0.3) * max(x1 - x0, y1 - y0)
+    if rng.random() < 0.5:
+        color = tuple(float(v) for v in _random_color(rng))
+        cv2.ellipse(img, (int(cx), int(cy)), (int(r), int(r * rng.uniform(0.3, 1.0))), float(rng.uniform(0, 180)),
+                    0, 360, color, -1, cv2.LINE_AA)
+        return img
+    spot = np.zeros(img.shape[:2], np.float32)
+    cv2.circle(spot, (int(cx), int(cy)), max(1, int(r)), 1.0, -1)
+    spot = cv2.GaussianBlur(spot, (0, 0), max(1.0, r / 2))
+    return img * (1 - spot[..., None]) + 250.0 * spot[..., None]
 
 
 def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:

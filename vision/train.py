@@ -66,6 +66,8 @@ class TrainConfig:
     altered: float = 0.3  # share of photo views whose logo a counterfeiter altered (vision.forge), still a positive
     window_views: float = 0.0  # share of photo views that are a grid window pooled from the trunk's cells in context
     init: str = ""  # an exported ONNX embedder to start from (fine-tuning); "" = the ImageNet trunk
+    finishes: float = 0.0  # share of photo views whose logo is a real mark's finish (vision.materials)
+    occlusion: float = 0.0  # share of photo views whose logo is partly hidden or washed out by a highlight
 
 
 def training_logos() -> list[str]:
@@ -101,11 +103,13 @@ class LogoBank:
         return np.dstack([rgb, a])
 
 
-def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
-    """The logo photographed on a product, cut out the way candidate proposals would cut it."""
+def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int], finishes: float = 0.0,
+               occlusion: float = 0.0) -> np.ndarray:
+    """The logo photographed on a product (`finishes`, `occlusion`: synth.PhotoStyle's), cut out the way candidate
+    proposals would cut it."""
     from . import synth
 
-    style = synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6))
+    style = synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6), finishes=finishes, occlusion=occlusion)
     photo = synth.photograph(rgba, rng, style)
     h, w = photo.image.shape[:2]
     x0, y0 = photo.quad.min(axis=0)
@@ -180,7 +184,8 @@ def make_batch(bank: LogoBank, cfg: TrainConfig, step: int) -> Batch:
             windows.append(ctx)
             offsets.append(off)
         else:
-            photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size), cfg.input_size))
+            photos.append(letterbox(photo_crop(rgba, rng, cfg.photo_size, cfg.finishes, cfg.occlusion),
+                                    cfg.input_size))
     side = CONTEXT_CELLS * CELL_PX
 
     return Batch(_normalise(refs, cfg.input_size), _normalise(photos, cfg.input_size), _normalise(windows, side),
@@ -416,6 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-lr", type=float, default=TrainConfig.head_lr)
     ap.add_argument("--window-views", type=float, default=TrainConfig.window_views,
                     help="share of photo views that are grid windows pooled from the trunk's cells in context")
+    ap.add_argument("--finishes", type=float, default=TrainConfig.finishes,
+                    help="share of photo views given a real mark's finish (emboss, chrome, stitching, ...)")
+    ap.add_argument("--occlusion", type=float, default=TrainConfig.occlusion,
+                    help="share of photo views with the logo partly hidden or washed out")
     ap.add_argument("--init", default="", help="fine-tune this exported ONNX embedder (default: the ImageNet trunk)")
     ap.add_argument("--export", action="store_true", help="export the final checkpoint to weights/ when done")
     ap.add_argument("--name", default="logo_lite0", help="model name for --export")
@@ -424,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     setup_cli_logging(args.verbose)
     cfg = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed, threads=args.threads, lr=args.lr,
-                      head_lr=args.head_lr, window_views=args.window_views, init=args.init)
+                      head_lr=args.head_lr, window_views=args.window_views, init=args.init,
+                      finishes=args.finishes, occlusion=args.occlusion)
     ckpt = train(cfg, args.out)
     if args.export:
         m = export_trained(ckpt, args.name, grid=args.grid)

@@ -212,6 +212,26 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
                        candidates=cands, reasons=reasons)
 
 
+def named_by_text(record: CheckRecord, brand: str, name: str, line, hit: BrandHit | None, ev: Evidence | None
+                  ) -> CheckRecord:
+    """A no_match `record` whose photo reads `brand`'s name (`line`: wordmark.TextLine) but whose logo did not
+    confirm it (`ev`, None when there was no logo to align): the brand is named, `unverified`. Its risk stays the
+    no_match's: a name read is no evidence either way of how the logo compares."""
+    why = ("was not found" if ev is None else f"could not be aligned with its reference ({ev.alignment.note})"
+           if not ev.aligned else f"fits its reference only loosely (overlap {overlap(ev):.0%})")
+    reasons = [f"the photo reads \"{line.text}\", the name of {name}, but its logo {why}; geometry and detail were "
+               f"not checked"]
+    if record.risk > 0:
+        reasons.append(f"risk {record.risk:.2f}: from the similarity of the closest logo alone")
+    if hit is not None:
+        rec = _record(record.path, "unverified", hit, ev, name, record.candidates, record.risk, reasons)
+    else:
+        rec = CheckRecord(path=record.path, verdict="unverified", brand=brand, brand_name=name, risk=record.risk,
+                          box=list(line.box), candidates=record.candidates, reasons=reasons)
+    rec.similarity = record.similarity if hit is None else hit.similarity
+    return rec
+
+
 def unaligned_risk(align_rate: float) -> float:
     """Risk of a resolved print that looks like a brand but could not be aligned, from the share of the brand's
     resolved genuine renders that calibration aligned: LOOKS_LIKE_RISK when half or fewer do (the failure says

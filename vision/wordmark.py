@@ -128,6 +128,40 @@ def read_text(rgb: np.ndarray, min_score: float = 0.8) -> str:
     return "".join(normalise(t) for t, sc in zip(res.txts or (), res.scores or ()) if sc >= min_score)
 
 
+def read_lines(rgb: np.ndarray, min_score: float = 0.7) -> list[TextLine]:
+    """The text lines OCR reads confidently in a whole RGB uint8 photo (detection + recognition; the detector works
+    at most 736 px on its longer side), each with its box in photo pixels and its text as read; [] if none."""
+    res = _engine()(rgb, use_det=True, use_cls=False, use_rec=True)
+    boxes = getattr(res, "boxes", None)  # absent when nothing was detected
+    out = []
+    for quad, text, score in zip(boxes if boxes is not None else [], res.txts or (), res.scores or ()):
+        if score >= min_score and normalise(text):
+            xs, ys = np.asarray(quad)[:, 0], np.asarray(quad)[:, 1]
+            out.append(TextLine((int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max()))),
+                                str(text)))
+    return out
+
+
+def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words: int = 3
+             ) -> list[tuple[str, TextLine]]:
+    """(brand, line) for each brand whose name (any of `names[brand]`, as registered) is written in one of `lines`:
+    as one to `max_words` consecutive words of the line ("Coca Cola", "McDonald's"), exactly for names of up to 4
+    characters (HP, NBC, MINI: short names are inside many words), within one edit for longer ones (OCR drops a
+    letter of a real print). Longest name first; [] if none."""
+    found: dict[str, tuple[int, TextLine]] = {}
+    for line in lines:
+        words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", line.text) if normalise(w)]
+        runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + max_words) + 1)}
+        for brand, wanted in names.items():
+            for name in map(normalise, wanted):
+                if len(name) < 2 or not any(r == name or (len(name) > 4 and abs(len(r) - len(name)) <= 1
+                                                          and edit_distance(r, name) <= 1) for r in runs):
+                    continue
+                if len(name) > found.get(brand, (0, None))[0]:
+                    found[brand] = (len(name), line)
+    return [(b, line) for b, (_, line) in sorted(found.items(), key=lambda t: -t[1][0])]
+
+
 def other_text(read: str, lines: list[TextLine]) -> bool:
     """True when `read` (read_text) is legible text that is not the wordmark of `lines`, nor a lookalike of it:
     a photo's caption or watermark resembles a wordmark to the embedder, not to a reader."""

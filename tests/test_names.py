@@ -1,0 +1,68 @@
+"""Reading a registered brand's name in a photo where no logo was found (wordmark.read_lines, wordmark.names_in,
+check.read_names), with the real OCR models, on generated photos."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tests.conftest import listing
+from vision.check import CheckConfig, NamesConfig, check_image, open_context
+from vision.forge import font_path, render_text
+from vision.wordmark import TextLine, names_in, read_lines
+
+NAMES = {"cocacola": ("cocacola",), "mcdonalds": ("McDonald's",), "adidas": ("adidas",), "hp": ("hp",),
+         "mini": ("mini",), "ford": ("Ford", "Ford Motor")}
+
+
+def _lines(*texts: str) -> list[TextLine]:
+    return [TextLine((0, 10 * i, 50, 10 * i + 8), t) for i, t in enumerate(texts)]
+
+
+def test_a_name_is_read_as_consecutive_words_exactly_when_short_within_one_edit_when_long():
+    found = dict(names_in(_lines("Coca Cola classic", "McDonald's", "adids originals"), NAMES))
+    assert set(found) == {"cocacola", "mcdonalds", "adidas"}
+    assert found["adidas"].text == "adids originals"
+    # short names only as whole words, exactly: inside other words, or a letter off, they are not read
+    assert names_in(_lines("HPX shop", "MIN", "CHPS", "minimal"), NAMES) == []
+    assert [b for b, _ in names_in(_lines("hp"), NAMES)] == ["hp"]
+    # far from any name, or three letters off a long one: nothing
+    assert names_in(_lines("BEST PRICE 24/7", "adxdxs"), NAMES) == []
+
+
+def test_longest_name_first():
+    found = names_in(_lines("MINI", "Ford Motor Company"), NAMES)
+    assert [b for b, _ in found] == ["ford", "mini"]
+
+
+def _photo_with_text(text: str, seed: int = 3) -> np.ndarray:
+    photo = listing(None, seed).copy()
+    ink = render_text(text, 44, (0, 0, 0))[..., 3].astype(np.float32) / 255.0
+    h, w = ink.shape
+    y0, x0 = 30, 30
+    region = photo[y0:y0 + h, x0:x0 + w].astype(np.float32)
+    photo[y0:y0 + h, x0:x0 + w] = (region * (1 - ink[..., None]) + 15 * ink[..., None]).astype(np.uint8)
+    return photo
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_read_lines_gives_each_line_its_box_in_photo_pixels():
+    lines = read_lines(_photo_with_text("STARBUCKS"))
+    line = next(line for line in lines if "STARBUCKS" in line.text.upper())
+    x0, y0, x1, y1 = line.box
+    assert 10 <= x0 <= 50 and 10 <= y0 <= 50 and x1 > x0 + 100 and y1 > y0 + 20
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_a_photo_reading_a_registered_name_names_the_brand_unverified(gallery_copy):
+    ctx = open_context(gallery_copy)
+    photo = _photo_with_text("STARBUCKS")
+    rec = check_image(ctx, photo)
+    assert rec.verdict == "unverified" and rec.brand == "starbucks", rec.reasons
+    assert "reads" in rec.reasons[0] and "STARBUCKS" in rec.reasons[0] and "not checked" in rec.reasons[0]
+    assert rec.box is not None and 0 <= rec.risk < 0.5
+    # other text names nothing, and the stage can be switched off
+    assert check_image(ctx, _photo_with_text("BEST PRICE")).verdict == "no_match"
+    ctx.config = replace(ctx.config, names=NamesConfig(enabled=False))
+    assert check_image(ctx, photo).verdict == "no_match"
+    assert CheckConfig().names.enabled
