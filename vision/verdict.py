@@ -260,7 +260,14 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
     elif partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
-    if score >= 1.0:
+    if score >= 1.0 and partial and a.method != "rest" and not _text_differs(ev, thr):
+        # a fit that only partly matches cannot tell an altered mark from a genuine one that the photo shows
+        # unlike its flat drawing (3-D, chromed, worn, an older version): every partial fit of real-dev's genuine
+        # and unregistered photos was one of those. It waits with the unaligned look-alikes, its risk kept.
+        reasons = [reasons[0] + "; a partial fit cannot tell it from a genuine 3-D, chromed or worn logo, so it "
+                   "is not judged"] + reasons[1:]
+        rec = _record(path, "unverified", hit, ev, name, cands, risk, reasons)
+    elif score >= 1.0:
         rec = _record(path, "suspect", hit, ev, name, cands, risk, reasons)
     else:
         rec = _record(path, "consistent", hit, ev, name, cands, risk,
@@ -279,6 +286,12 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
         rec.divergence["colour"] = {"ink": ev.colour.ink, "part_spread": round(ev.colour.part_spread, 2),
                                     "off_palette": round(ev.colour.off_palette, 2), "nearest": ev.colour.nearest}
     return rec
+
+
+def _text_differs(ev: Evidence, thr: dict[str, float]) -> bool:
+    """OCR read the brand's wordmark at the fit with a difference beyond its threshold: evidence a partial fit
+    does not need (FLIA for FILA)."""
+    return any(n == "wordmark" and v >= thr[n] for n, v, _ in divergence_terms(ev))
 
 
 def score_to_risk(score: float) -> float:
