@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import listing
-from vision.check import CheckConfig, NamesConfig, check_image, open_context
+from vision.check import CheckConfig, NamesConfig, check_image, open_context, read_names
+from vision.record import CheckRecord
 from vision.forge import font_path, render_text
 from vision.wordmark import TextLine, names_in, read_lines
 
@@ -66,3 +67,18 @@ def test_a_photo_reading_a_registered_name_names_the_brand_unverified(gallery_co
     ctx.config = replace(ctx.config, names=NamesConfig(enabled=False))
     assert check_image(ctx, photo).verdict == "no_match"
     assert CheckConfig().names.enabled
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_a_name_read_outranks_a_look_alike_of_another_brand(gallery_copy):
+    """An `unverified` look-alike of one brand (not compared) yields to another brand whose name the photo reads;
+    a reading of its own name leaves it as it was."""
+    ctx = open_context(gallery_copy)
+    looks = CheckRecord(path="p.jpg", verdict="unverified", brand="nike", brand_name="nike", risk=0.5,
+                        similarity=0.88, reasons=["looks like nike (similarity 0.88) but ..."])
+    rec = read_names(ctx, _photo_with_text("STARBUCKS"), [], {}, looks)
+    assert rec.verdict == "unverified" and rec.brand == "starbucks" and rec.risk == 0.5
+    assert any("looks like nike (similarity 0.88); the name read decides" in r for r in rec.reasons), rec.reasons
+    assert read_names(ctx, _photo_with_text("NIKE"), [], {}, looks) is looks
+    judged = replace(looks, verdict="suspect")  # a compared logo is not overruled by text
+    assert read_names(ctx, _photo_with_text("STARBUCKS"), [], {}, judged) is judged

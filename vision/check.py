@@ -283,17 +283,18 @@ def read_closest(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, 
 
 def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence], record: CheckRecord
                ) -> CheckRecord:
-    """A photo where no registered brand was found is read whole: a registered brand's name written in it (its
-    wordmark or display name, as ctx.brand_texts) names that brand. Its logo is then aligned around the name and in
-    the brand's own candidate regions: a fit that confirms it is judged as any other (changes `hits`, `evidence`);
-    otherwise the record is `unverified`: the brand is named, its logo was not compared. Real photos show a brand's
-    name far more reliably than a logo that aligns with its drawing (a chromed, stitched or older mark); only
-    photos without a brand pay for the reading (about 0.2 s)."""
+    """A photo where no registered brand was found, or whose brand was not compared (`unverified`), is read whole:
+    a registered brand's name written in it (its wordmark or display name, as ctx.brand_texts) names that brand,
+    over a look-alike of another one. Its logo is then aligned around the name and in the brand's own candidate
+    regions: a fit that confirms it is judged as any other (changes `hits`, `evidence`); otherwise the record is
+    `unverified`: the brand is named, its logo was not compared. Real photos show a brand's name far more reliably
+    than a logo that aligns with its drawing (a chromed, stitched or older mark); only those photos pay for the
+    reading (about 0.2 s)."""
     cfg = ctx.config.names
-    if record.verdict != "no_match" or not cfg.enabled or not ctx.brands:
+    if record.verdict not in ("no_match", "unverified") or not cfg.enabled or not ctx.brands:
         return record
     found = names_in(read_lines(rgb, cfg.min_score), ctx.brand_texts)
-    if not found:
+    if not found or found[0][0] == record.brand:
         return record
     slug, line = found[0]
     near = [grow_box(line.box, f, rgb.shape) for f in cfg.around]

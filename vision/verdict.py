@@ -214,13 +214,16 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
 
 def named_by_text(record: CheckRecord, brand: str, name: str, line, hit: BrandHit | None, ev: Evidence | None
                   ) -> CheckRecord:
-    """A no_match `record` whose photo reads `brand`'s name (`line`: wordmark.TextLine) but whose logo did not
-    confirm it (`ev`, None when there was no logo to align): the brand is named, `unverified`. Its risk stays the
-    no_match's: a name read is no evidence either way of how the logo compares."""
+    """A no_match or unverified `record` whose photo reads `brand`'s name (`line`: wordmark.TextLine) but whose
+    logo did not confirm it (`ev`, None when there was no logo to align): the brand is named, `unverified`. Its
+    risk stays the record's: a name read is no evidence either way of how the logo compares."""
     why = ("was not found" if ev is None else f"could not be aligned with its reference ({ev.alignment.note})"
            if not ev.aligned else f"fits its reference only loosely (overlap {overlap(ev):.0%})")
     reasons = [f"the photo reads \"{line.text}\", the name of {name}, but its logo {why}; geometry and detail were "
                f"not checked"]
+    if record.brand and record.brand != brand:
+        reasons.append(f"its closest logo looks like {record.brand_name or record.brand} (similarity "
+                       f"{record.similarity:.2f}); the name read decides")
     if record.risk > 0:
         reasons.append(f"risk {record.risk:.2f}: from the similarity of the closest logo alone")
     if hit is not None:
