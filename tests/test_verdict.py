@@ -76,8 +76,9 @@ def test_each_divergence_gives_suspect_with_its_reason():
 def test_unaligned_lookalike_is_unverified_and_says_so():
     """A logo that looks like a brand but cannot be compared with its reference (a 3-D or chromed badge, an older
     version, or an alteration past aligning) is no evidence either way: `unverified`, out of the suspect queue,
-    with its risk and the reason. So is a partial fit: it cannot tell an altered mark from a genuine one that
-    the photo shows unlike its drawing; unless OCR reads its wordmark differently at the fit."""
+    with its risk and the reason. So is an outline's partial fit: it cannot tell an altered mark from a genuine one
+    that the photo shows unlike its drawing; unless OCR reads its wordmark differently at the fit. A partial fit of
+    matching features is judged."""
     r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", method="none", quality=0.3)}, {}, CFG)
     assert r.verdict == "unverified" and "could not be aligned" in r.reasons[0] and r.risk == 0.5
     assert r.alignment["aligned"] is False and r.brand == "nike"
@@ -88,6 +89,9 @@ def test_unaligned_lookalike_is_unverified_and_says_so():
     r = decide("p.jpg", [hit("nike", 0.65)], partial, {}, CFG)
     assert r.verdict == "unverified" and "resembles" in r.reasons[0] and "not judged" in r.reasons[0]
     assert r.risk > 0.5 and r.divergence["score"] >= 1  # measured all the same, and ranked by it
+    features = {"nike": evidence("nike", quality=0.65, inliers=6, method="sift")}  # some of its own detail matched
+    r = decide("p.jpg", [hit("nike", 0.65)], features, {}, CFG)
+    assert r.verdict == "suspect" and "resembles" in r.reasons[0] and "not judged" not in r.reasons[0]
     misread = replace(partial["nike"], wordmark=Reading("NIKE", "NIKF", 0.95, 1))
     r = decide("p.jpg", [hit("nike", 0.65)], {"nike": misread}, {}, CFG)
     assert r.verdict == "suspect" and any("wordmark reads NIKF" in x for x in r.reasons), r.reasons

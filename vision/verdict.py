@@ -263,12 +263,14 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
     elif partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
-    if score >= 1.0 and partial and a.method != "rest" and not _text_differs(ev, thr):
-        # a fit that only partly matches cannot tell an altered mark from a genuine one that the photo shows
-        # unlike its flat drawing (3-D, chromed, worn, an older version): every partial fit of real-dev's genuine
-        # and unregistered photos was one of those. It waits with the unaligned look-alikes, its risk kept.
-        reasons = [reasons[0] + "; a partial fit cannot tell it from a genuine 3-D, chromed or worn logo, so it "
-                   "is not judged"] + reasons[1:]
+    if score >= 1.0 and partial and a.method == "shape" and not _text_differs(ev, thr):
+        # an outline that only partly fits, with no local features matching, cannot tell an altered mark from a
+        # genuine one that the photo shows unlike its flat drawing (3-D, chromed, worn, an older version): every
+        # such fit of real-dev's genuine and unregistered photos was one of those. Matching features (sift) or the
+        # rest of the logo fitting without a piece (rest) say the photo holds the brand's own detail: judged.
+        # It waits with the unaligned look-alikes, its risk kept.
+        reasons = [reasons[0] + "; an outline's partial fit cannot tell it from a genuine 3-D, chromed or worn "
+                   "logo, so it is not judged"] + reasons[1:]
         rec = _record(path, "unverified", hit, ev, name, cands, risk, reasons)
     elif score >= 1.0:
         rec = _record(path, "suspect", hit, ev, name, cands, risk, reasons)
