@@ -101,9 +101,9 @@ class Service:
         with self.gate.shared():
             return self.pool.check(photo, Path(photo).name, explain)
 
-    def uploads(self, files, dest: Path):
+    def uploads(self, files, dest: Path, svg: bool = False):
         paths = [f if isinstance(f, str) else f.name for f in (files or [])]
-        return accept_uploads(paths, dest, LIMITS, roots=[get_upload_folder()])  # never other server paths
+        return accept_uploads(paths, dest, LIMITS, roots=[get_upload_folder()], svg=svg)  # never other server paths
 
 
 # ---- Check -------------------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_fo
     job = svc.work / f"register-{uuid.uuid4().hex[:8]}"
     with svc.lock, svc.gate.exclusive():
         progress(0.05, desc="checking uploads")
-        got_logos = svc.uploads(logo_images, job / "logos")
+        got_logos = svc.uploads(logo_images, job / "logos", svg=True)
         got_products = svc.uploads(product_images, job / "products")
         rejected = got_logos.rejected + got_products.rejected
         g = open_gallery(svc.gallery_path, must_exist=False)
@@ -182,8 +182,10 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_fo
                            + _rejected_text(rejected))
         try:
             progress(0.15, desc="adding references")
+            kept = []  # what was extracted from each logo file, shown for the brand team to check
             brand = add_references(g, slug, got_logos.files, kind="logo", name=name, wordmark=wordmark,
-                                   colors=colour_list if colour_list else None, codes=code_list or None)
+                                   colors=colour_list if colour_list else None, codes=code_list or None,
+                                   on_kept=kept.append)
             if got_products.files:
                 brand = add_references(g, slug, got_products.files, kind="product")
             refresh_index(g, svc.ctx.embedder,
@@ -195,8 +197,9 @@ def register_brand(svc: Service, name: str, wordmark: str, colours: str, code_fo
     added = len(brand.references) - before
     status = (f"**{'Registered' if is_new else 'Updated'} {name}** (`{slug}`): {added} new reference images, "
               f"{len(brand.references)} in all."
+              + "".join(f"\n- {html.escape(k.source)}: {html.escape(k.summary)}" for k in kept)
               + _rejected_text(rejected))
-    return (status, *brand_table(svc))
+    return (status, *brand_table(svc), [(k.picture, f"{k.source}: {k.summary}") for k in kept])
 
 
 def remove(svc: Service, brand: str | None):
@@ -330,19 +333,22 @@ def build(svc: Service) -> gr.Blocks:
                         code_formats = gr.Textbox(label="Trace-code formats (optional): one regular expression "
                                                   "per line that QR / DataMatrix / barcode texts must match", lines=2,
                                                   placeholder="https://(www\\.)?example\\.com/verify/.+")
-                        logos = gr.File(label="Logo images", file_count="multiple", file_types=IMAGE_TYPES)
+                        logos = gr.File(label="Logo files (any background; SVG too)", file_count="multiple",
+                                        file_types=IMAGE_TYPES + [".svg"])
                         products = gr.File(label="Genuine product photos (optional)", file_count="multiple",
                                            file_types=IMAGE_TYPES)
                         register = gr.Button("Register", variant="primary", elem_id="register-button")
                         status = gr.Markdown(elem_id="brand-status")
+                        extracted = gr.Gallery(label="What was registered: each file, the kept box, the logo kept",
+                                               columns=1, height=300, object_fit="contain", elem_id="extracted")
                         with gr.Row():
                             choice = gr.Dropdown(label="Remove a brand", choices=[], elem_id="remove-choice")
                             drop = gr.Button("Remove", variant="stop")
                     with gr.Column():
                         thumbs = gr.Gallery(label="Registered brands", columns=4, height=360, object_fit="contain")
                         table = gr.Dataframe(label="Brands", interactive=False)
-                register.click(partial(register_brand, svc), [name, wordmark, colours, code_formats, logos, products], [status, table, thumbs, choice],
-                               api_name="register")
+                register.click(partial(register_brand, svc), [name, wordmark, colours, code_formats, logos, products],
+                               [status, table, thumbs, choice, extracted], api_name="register")
                 drop.click(partial(remove, svc), choice, [status, table, thumbs, choice], api_name="remove")
 
             with gr.Tab("Bulk", id="bulk"):

@@ -66,11 +66,11 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
     mtime = (gallery_copy / ".index" / CALIBRATION).stat().st_mtime_ns
     cfg = CalibrationConfig(samples=4)
     with ctx.gallery.locked():
-        calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, ctx.config.calibration)
+        calibrate_gallery(ctx.gallery, ctx.config.calibration)
     assert (gallery_copy / ".index" / CALIBRATION).stat().st_mtime_ns == mtime  # nothing changed, nothing written
     add_references(Gallery(gallery_copy), "nike", [logo_files["puma"]])  # nike's references change
     with ctx.gallery.locked():
-        calibrate_gallery(ctx.gallery, ctx.reference_ink, ctx.reference_text, cfg)
+        calibrate_gallery(ctx.gallery, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2
 
@@ -135,3 +135,54 @@ def test_a_script_that_opens_a_context_unguarded_still_calibrates(gallery_copy, 
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"calibrated {len(Gallery(gallery_copy).brands())}" in done.stdout
     assert "if __name__ == '__main__'" in done.stderr  # the warning says what to change
+
+
+_CALIBRATE = """
+import sys
+from vision.calibrate import CalibrationConfig, calibrate_gallery
+from vision.gallery import Gallery
+if __name__ == "__main__":
+    g = Gallery(sys.argv[1])
+    with g.locked():
+        calibrate_gallery(g, CalibrationConfig(samples=12, min_samples=12, workers=2))
+"""
+
+
+def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(gallery_copy, tmp_path):
+    """Each brand is committed as it finishes: SIGKILLs (to the whole process group, pool workers included) at
+    random moments lose only the brands in flight, and the run that finishes writes exactly what an uninterrupted
+    run writes."""
+    import shutil
+    import signal
+    import time
+
+    script = tmp_path / "calibrate.py"
+    script.write_text(_CALIBRATE)
+    clean = tmp_path / "clean"
+    shutil.copytree(gallery_copy, clean)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(script), str(clean)], check=True, timeout=300, env=env)
+    took = time.perf_counter() - start
+    want = json.loads((clean / ".index" / CALIBRATION).read_text())
+    rng = np.random.default_rng(7)
+    kills, committed = 0, []
+    for _ in range(12):
+        p = subprocess.Popen([sys.executable, str(script), str(gallery_copy)], start_new_session=True, env=env)
+        try:
+            p.wait(timeout=float(rng.uniform(0.3, 0.7) * took))
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            kills += 1
+            time.sleep(0.2)
+            done = {s for s, e in load_thresholds(Gallery(gallery_copy)).items() if e["key"] == want[s]["key"]}
+            committed.append(len(done))
+            continue
+        assert p.returncode == 0
+        break
+    else:
+        raise AssertionError("calibration never finished")
+    assert kills >= 3, "the runs were too quick to interrupt"
+    assert committed == sorted(committed)  # a kill never loses a brand that was committed
+    assert json.loads((gallery_copy / ".index" / CALIBRATION).read_text()) == want

@@ -17,7 +17,16 @@ def cli_gallery(tmp_path_factory, logo_files):
                     "--color", synth.brand_icon(brand).color, *extra)
         assert r.returncode == 0, r.stderr
         assert f"{brand}: 1 references" in r.stdout
+        assert f"{logo_files[brand].name}: kept " in r.stdout and "transparent background kept" in r.stdout
     return root
+
+
+def test_gallery_calibrate_calibrates_what_is_new_once(cli_gallery):
+    r = run_cli("gallery", "calibrate", "--no-progress", "--gallery", str(cli_gallery))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "calibrated 4 brands in" in r.stdout or "every brand" in r.stdout  # the first check may have done it
+    r = run_cli("gallery", "calibrate", "--no-progress", "--gallery", str(cli_gallery))
+    assert r.returncode == 0 and f"every brand of {cli_gallery} is calibrated (4 brands)" in r.stdout, r.stdout
 
 
 @pytest.fixture(scope="module")

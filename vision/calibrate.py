@@ -14,14 +14,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import Callable, Iterator
 
 import numpy as np
 
-from .align import AlignConfig
+from .align import AlignConfig, ink_from_rgba
 from .errors import GalleryError
 from .fsio import atomic_write_json
 from .gallery import Gallery
@@ -30,7 +32,7 @@ from .log import logger
 from .synth import PhotoStyle, photograph
 from .verdict import RESOLVED_PX, TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
-from .wordmark import TextLine
+from .wordmark import TextLine, reference_lines
 
 CALIBRATION = "calibration.json"
 SCORE_VERSION = 32  # bump when verdict.divergence_score or the verification feeding it changes: stored
@@ -39,8 +41,12 @@ SCORE_VERSION = 32  # bump when verdict.divergence_score or the verification fee
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    samples: int = 96  # genuine photos per brand (48 left fine-lined emblems, which align 6 times in 48, with a
-    # handful of renders and their thresholds at the floor)
+    samples: int = 96  # at most this many genuine photos per logo reference ...
+    min_samples: int = 48  # ... and at least this many; more only while fewer than `enough` of them aligned (48
+    # left fine-lined emblems, which align 6 times in 48, with a handful of renders and their thresholds at the floor)
+    enough: int = 40  # aligned genuine renders that make a tail fit
+    window: float = 0.75  # each photo is made only around its logo (synth.photograph's window): verification
+    # looks no further, and a third of the pixels cost a third of the time
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
@@ -61,8 +67,10 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     values: dict[str, list[float]] = {t: [] for t in TERMS}
     resolution: list[float] = []
     unaligned = unaligned_resolved = 0
-    for _ in range(cfg.samples):
-        p = photograph(rgba, rng, PhotoStyle())
+    for n in range(cfg.samples):
+        if n >= cfg.min_samples and len(resolution) >= cfg.enough:  # every render so far aligned or not
+            break
+        p = photograph(rgba, rng, PhotoStyle(), window=cfg.window)
         q = p.quad
         pad = rng.uniform(0.05, 0.3) * (q.max(0) - q.min(0))
         box = (int(max(0, q[:, 0].min() - pad[0])), int(max(0, q[:, 1].min() - pad[1])),
@@ -85,7 +93,7 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
             "coarse": {t: channel_fit(t, v, cfg) for t, v in values.items()}}
     return {"fits": fits, "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()},
             "resolved": len(resolved), "unaligned": unaligned, "unaligned_resolved": unaligned_resolved,
-            "samples": cfg.samples}
+            "samples": len(resolution) + unaligned}
 
 
 def channel_threshold(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()) -> float:
@@ -156,7 +164,8 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     """What a stored calibration was computed from: the brand's logo hashes and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
-    settings = f"{cfg.samples}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}"  # not the rate: thresholds_at applies it
+    settings = (f"{cfg.samples}-{cfg.min_samples}-{cfg.enough}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}/"
+                f"{cfg.window}")  # not the rate: thresholds_at applies it
     return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{settings}"
 
 
@@ -220,55 +229,85 @@ def refuse_in_worker_start() -> None:
                            "guard the script's top-level code with `if __name__ == '__main__':`")
 
 
-def calibrate_gallery(gallery: Gallery, reference_ink, reference_text, cfg: CalibrationConfig = CalibrationConfig(),
-                      align_cfg=None) -> dict[str, dict[str, float]]:
-    """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}.
-    `reference_ink(brand, file)` gives a logo's ink mask (Context.reference_ink), `reference_text(brand, file)`
-    its wordmark lines (Context.reference_text). Stale brands are calibrated in parallel, one process per CPU
-    (cfg.workers). Caller holds the lock."""
+def calibrate_gallery(gallery: Gallery, cfg: CalibrationConfig = CalibrationConfig(), align_cfg: AlignConfig | None = None,
+                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict[str, float]]:
+    """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}. Stale brands
+    (new, or whose logos, wordmark, colours or the scoring changed) are calibrated in
+    parallel, one process per CPU (cfg.workers), and each is committed to calibration.json (atomically) as soon as
+    its last reference is done: a run that is killed loses only the brands in flight, and the next run does only
+    those left, ending with the calibration an uninterrupted run writes (every reference's renders are seeded).
+    `progress(brands done, brands to do, slug just done)` hears each commit. Caller holds the lock."""
     stored = load_thresholds(gallery)
     brands = gallery.brands()
-    stale = [b for b in brands if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
-    logos = [(b, r) for b in stale for r in b.references if r.kind == "logo"]
-    texts = {(b.slug, r.file): reference_text(b.slug, r.file) for b, r in logos}
-    jobs = [(b.slug, (reference_ink(b.slug, r.file), load_image(gallery.ref_path(b.slug, r), keep_alpha=True), cfg,
-                      align_cfg, texts[(b.slug, r.file)], tuple(b.colors))) for b, r in logos]
-    results: dict[str, list[dict]] = {b.slug: [] for b in stale}
-    for slug, result in zip([j[0] for j in jobs], _map(_calibrate_job, [j[1] for j in jobs], cfg.workers)):
-        results[slug].append(result)
-    for brand in stale:
-        rs = results[brand.slug]
-        stored[brand.slug] = {"key": calibration_key(brand, cfg),
-                              "unaligned": sum(r["unaligned"] for r in rs), "align_rate": align_rate(rs),
-                              "per_reference": rs,
-                              "text": {f: [[*line.box, line.text] for line in lines]
-                                       for (slug, f), lines in texts.items() if slug == brand.slug}}
-        logger.info("calibrated %s: %s", brand.slug,
-                    {t: round(v, 2) for t, v in thresholds_at(stored[brand.slug], cfg).items()})
     gone = set(stored) - {b.slug for b in brands}
     for slug in gone:
         del stored[slug]
-    if stale or gone:
-        atomic_write_json(gallery.root / ".index" / CALIBRATION, stored)
+    stale = [b for b in brands if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
+    path = gallery.root / ".index" / CALIBRATION
+    if gone and not stale:
+        atomic_write_json(path, stored)
+    logos = [(b, r) for b in stale for r in b.references if r.kind == "logo"]
+    jobs = [(str(gallery.ref_path(b.slug, r)), cfg, align_cfg or AlignConfig(), b.wordmark, tuple(b.colors))
+            for b, r in logos]
+    left = Counter(b.slug for b, _ in logos)
+    results: dict[str, dict[str, dict]] = {b.slug: {} for b in stale}
+    by_slug = {b.slug: b for b in stale}
+    done = 0
+    if progress is not None and stale:
+        progress(0, len(stale), "")
+    for (brand, ref), result in zip(logos, _map(_calibrate_job, jobs, cfg.workers)):
+        results[brand.slug][ref.file] = result
+        left[brand.slug] -= 1
+        if left[brand.slug]:
+            continue
+        b = by_slug[brand.slug]
+        per = [results[b.slug][r.file] for r in b.references if r.kind == "logo"]
+        stored[b.slug] = {"key": calibration_key(b, cfg), "unaligned": sum(r["unaligned"] for r in per),
+                          "align_rate": align_rate(per), "per_reference": [_without_text(r) for r in per],
+                          "text": {r.file: results[b.slug][r.file]["text"] for r in b.references if r.kind == "logo"
+                                   and results[b.slug][r.file]["text"]}}
+        atomic_write_json(path, stored)  # this brand is done, whatever happens to the others
+        done += 1
+        logger.info("calibrated %s (%d of %d): %s", b.slug, done, len(stale),
+                    {t: round(v, 2) for t, v in thresholds_at(stored[b.slug], cfg).items()})
+        if progress is not None:
+            progress(done, len(stale), b.slug)
     return {b.slug: thresholds_at(stored[b.slug], cfg) for b in brands if b.slug in stored}
 
 
+def _without_text(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "text"}
+
+
 def _calibrate_job(args: tuple) -> dict:
-    return calibrate_brand(*args)
+    """One logo reference: calibrate_brand, and its wordmark lines read by OCR (about a second; only for brands
+    with a wordmark), as [[x0, y0, x1, y1, text], ...]."""
+    path, cfg, align_cfg, wordmark, colors = args
+    rgba = load_image(path, keep_alpha=True)
+    ink = ink_from_rgba(rgba, align_cfg.work_side)  # as Context.reference_ink makes it
+    lines = reference_lines(ink, wordmark)
+    result = calibrate_brand(ink, rgba, cfg, align_cfg, lines, colors)
+    result["text"] = [[*line.box, line.text] for line in lines]
+    return result
 
 
-def _map(fn, items: list, workers: int) -> list:
-    """fn over items, in `workers` processes (0: one per CPU) when there is more than one item; order kept.
-    Results are the same as in one process: every item carries its own seeded generator."""
+def _map(fn, items: list, workers: int) -> Iterator:
+    """fn over items, in `workers` processes (0: one per CPU) when there is more than one item; order kept, each
+    result yielded as soon as it is ready. Results are the same as in one process: every item carries its own
+    seeded generator."""
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+        yield from (fn(x) for x in items)
+        return
     # spawn, not fork: the parent holds onnxruntime and FAISS thread pools that a fork would copy mid-flight
+    n = 0
     try:
         with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            return list(pool.map(fn, items))
+            for result in pool.map(fn, items):  # in order, each as soon as it and those before it are done
+                yield result
+                n += 1
     except BrokenProcessPool:  # a __main__ that child processes cannot import (code piped to python -), or one
         # that calibrates at import (refuse_in_worker_start)
         logger.warning("worker processes unavailable (a script's top-level code without `if __name__ == "
                        "'__main__':`?); calibrating in this process")
-        return [fn(x) for x in items]
+        yield from (fn(x) for x in items[n:])

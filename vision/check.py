@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -111,9 +112,12 @@ class Context:
 
 
 def open_context(gallery: str | os.PathLike | None = None, model: str | None = None, threads: int = 0,
-                 config: CheckConfig = CheckConfig()) -> Context:
+                 config: CheckConfig = CheckConfig(),
+                 progress: Callable[[int, int, str], None] | None = None) -> Context:
     """Load gallery, embedder and index. An index that lags behind the gallery (a reference added or removed
-    since it was written) is brought up to date and saved; one built by another embedder is refused."""
+    since it was written) is brought up to date and saved; one built by another embedder is refused. Brands not
+    yet calibrated are calibrated first (a check never uses a brand without its thresholds); `progress(brands
+    done, brands to do, slug)` hears each (calibrate.calibrate_gallery)."""
     g = open_gallery(gallery)
     embedder = load_embedder(model, threads=threads)
     use_threads(threads)  # the OCR models' onnxruntime pool, like the embedder's
@@ -134,9 +138,9 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     if thresholds is None:  # a brand was added or its logos changed since calibration
         refuse_in_worker_start()
         with g.locked():
-            logger.warning("calibrating divergence thresholds for new or changed brands (once per brand)")
-            thresholds = calibrate_gallery(g, ctx.reference_ink, ctx.reference_text, config.calibration,
-                                           config.align)
+            logger.warning("calibrating divergence thresholds for new or changed brands (once per brand; each is "
+                           "kept as it finishes)")
+            thresholds = calibrate_gallery(g, config.calibration, config.align, progress)
         stored = load_thresholds(g)
     ctx.thresholds = thresholds
     ctx.align_rates = stored_align_rates(stored)

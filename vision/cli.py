@@ -7,6 +7,8 @@ import io
 import json
 import os
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -79,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-format", action="append", dest="codes", metavar="REGEX",
                    help="registered trace-code format: a regular expression a QR/DataMatrix/barcode text must match "
                         "in full, e.g. 'https://(www\\.)?nike\\.com/.+' (repeatable)")
+    p.add_argument("--as-is", action="store_true",
+                   help="store logo files as given (default: the logo is extracted from its background, cropped "
+                        "and brought to at most 1024 px; SVG is rendered; the file is kept beside it)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="also calibrate the brand's thresholds now (else the next check or `gallery calibrate` does)")
+    _common(p)
+    p = g.add_parser("calibrate", help="calibrate the divergence thresholds of new or changed brands (each kept as "
+                                       "it finishes: a stopped run resumes where it was)")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _common(p)
     p = g.add_parser("list", help="list brands and their references")
     p.add_argument("--json", action="store_true")
@@ -162,7 +174,30 @@ def _open(args: argparse.Namespace):
     from .check import CheckConfig, open_context
 
     config = CheckConfig(calibration=CalibrationConfig(false_flag_rate=args.false_flag_rate))
-    return open_context(args.gallery, args.model, args.threads, config=config)
+    with calibration_bar(not getattr(args, "no_progress", False)) as progress:
+        return open_context(args.gallery, args.model, args.threads, config=config, progress=progress)
+
+
+@contextmanager
+def calibration_bar(enabled: bool = True):
+    """A progress callback for calibrate.calibrate_gallery: brand i of n, with its ETA (on a terminal)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int, slug: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="brand", desc="calibrate", disable=not (enabled and sys.stderr.isatty()),
+                       dynamic_ncols=True)
+        bar.set_postfix_str(slug, refresh=False)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -257,13 +292,25 @@ def _gallery(args: argparse.Namespace) -> int:
 
     cmd = args.gallery_command
     if cmd == "add":
+        from .extract import ExtractConfig
+
         g = open_gallery(args.gallery, must_exist=False)
+
+        def kept(k) -> None:
+            print(f"{k.source}: {k.summary}")
+
         brand = add_references(g, args.brand, args.images, kind=args.kind, name=args.name, wordmark=args.wordmark,
-                               colors=args.colors, codes=args.codes)
+                               colors=args.colors, codes=args.codes, extract=None if args.as_is else ExtractConfig(),
+                               on_kept=kept)
         _update_index(g, args)
         print(f"{brand.slug}: {len(brand.references)} references")
+        if args.calibrate:
+            _calibrate(g, args)
         return 0
     g = open_gallery(args.gallery)
+    if cmd == "calibrate":
+        _calibrate(g, args)
+        return 0
     if cmd == "list":
         brands = g.brands()
         if args.json:
@@ -302,6 +349,19 @@ def _gallery(args: argparse.Namespace) -> int:
         print(f"{g.root}: {'OK' if not problems else f'{len(problems)} problems'}", file=sys.stderr)
         return 1 if problems else 0
     raise AssertionError(cmd)
+
+
+def _calibrate(g, args: argparse.Namespace) -> None:
+    from .calibrate import CalibrationConfig, calibrate_gallery, load_thresholds
+
+    cfg = CalibrationConfig(workers=getattr(args, "workers", 0))
+    start = time.perf_counter()
+    with g.locked(), calibration_bar(not getattr(args, "no_progress", False)) as progress:
+        done = []
+        calibrate_gallery(g, cfg, progress=lambda i, n, slug: (progress(i, n, slug), slug and done.append(slug)))
+    took = time.perf_counter() - start
+    print(f"calibrated {len(done)} brand{'s' * (len(done) != 1)} in {took:.0f} s" if done else
+          f"every brand of {g.root} is calibrated ({len(load_thresholds(g))} brands)")
 
 
 def _update_index(g, args: argparse.Namespace, rebuild: bool = False, kind: str | None = None):

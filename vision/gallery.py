@@ -1,7 +1,8 @@
 """The reference gallery on disk.
 
     <gallery>/<brand>/brand.json      manifest: display name, wordmark, colours, and every reference image
-    <gallery>/<brand>/logos/*.png     reference images, named by content hash
+    <gallery>/<brand>/logos/*.png     reference images, named by content hash (a logo: as extract.extract_logo kept it)
+    <gallery>/<brand>/originals/*     the files logos were extracted from, kept for display
     <gallery>/<brand>/products/*.jpg
     <gallery>/.index/                 the FAISS index and its sidecar (vision.index)
     <gallery>/.lock                   advisory lock held by every writer
@@ -20,13 +21,18 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
 
 from .codes import check_patterns
-from .errors import BrandNameError, GalleryError
+from .errors import BrandNameError, GalleryError, ImageError
+from .extract import ExtractConfig, Extraction, extract_logo, extraction_picture
 from .fsio import atomic_write_bytes, atomic_write_json, file_lock, is_temp_name, sha256_bytes, sha256_file
 from .load import LoadLimits, image_format, load_image
 from .log import logger
+from .svg import is_svg, render_svg
 
 KINDS = ("logo", "product")
 MANIFEST = "brand.json"
@@ -34,6 +40,7 @@ FORMAT = 1
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 _COLOR = re.compile(r"^#[0-9a-f]{6}$")
 SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "GIF": ".gif"}
+FOLDERS = ("logos", "products", "originals")
 
 
 # the files add_references writes: <kind>s/<first 20 hex digits of the sha256>.<suffix>
@@ -74,6 +81,8 @@ class Reference:
     kind: str  # "logo" | "product"
     sha256: str
     source: str = ""  # original file name, for people
+    original: str = ""  # logos: the file it was extracted from, e.g. "originals/9c1e....jpg" ("" if stored as given)
+    original_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,8 @@ class Brand:
     def to_json(self) -> dict:
         return {"format": FORMAT, "slug": self.slug, "name": self.name, "wordmark": self.wordmark,
                 "colors": list(self.colors), "codes": list(self.codes),
-                "references": [vars(r) for r in self.references]}
+                "references": [{k: v for k, v in vars(r).items() if v or k not in ("original", "original_sha256")}
+                               for r in self.references]}
 
     @classmethod
     def from_json(cls, raw: object, where: str) -> "Brand":
@@ -98,8 +108,11 @@ class Brand:
             refs = []
             for r in raw.get("references", []):
                 ref = Reference(file=str(r["file"]), kind=str(r["kind"]), sha256=str(r["sha256"]),
-                                source=str(r.get("source", "")))
+                                source=str(r.get("source", "")), original=str(r.get("original", "")),
+                                original_sha256=str(r.get("original_sha256", "")))
                 _check_ref_path(ref.file)
+                if ref.original:
+                    _check_ref_path(ref.original, ("originals",))
                 if ref.kind not in KINDS:
                     raise ValueError(f"unknown reference kind {ref.kind!r}")
                 refs.append(ref)
@@ -112,10 +125,10 @@ class Brand:
             raise GalleryError(f"{where} is malformed: {e}") from None
 
 
-def _check_ref_path(rel: str) -> None:
+def _check_ref_path(rel: str, folders: tuple[str, ...] = ("logos", "products")) -> None:
     parts = Path(rel).parts
-    if len(parts) != 2 or parts[0] not in ("logos", "products") or parts[1].startswith(".") or "\\" in rel:
-        raise ValueError(f"reference path {rel!r} is not logos/<file> or products/<file>")
+    if len(parts) != 2 or parts[0] not in folders or parts[1].startswith(".") or "\\" in rel:
+        raise ValueError(f"reference path {rel!r} is not " + " or ".join(f"{f}/<file>" for f in folders))
 
 
 class Gallery:
@@ -129,6 +142,10 @@ class Gallery:
 
     def ref_path(self, slug: str, ref: Reference) -> Path:
         return self.brand_dir(slug) / ref.file
+
+    def original_path(self, slug: str, ref: Reference) -> Path:
+        """The file a logo reference was extracted from, or the reference itself when it was stored as given."""
+        return self.brand_dir(slug) / (ref.original or ref.file)
 
     def slugs(self) -> list[str]:
         if not self.root.is_dir():
@@ -168,11 +185,19 @@ def open_gallery(root: str | os.PathLike | None = None, must_exist: bool = True)
 
 def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLike], kind: str = "logo",
                    name: str | None = None, wordmark: str | None = None, colors: Sequence[str] | None = None,
-                   limits: LoadLimits = LoadLimits(), codes: Sequence[str] | None = None) -> Brand:
+                   limits: LoadLimits = LoadLimits(), codes: Sequence[str] | None = None,
+                   extract: ExtractConfig | None = ExtractConfig(),
+                   on_kept: Callable[[Kept], None] | None = None) -> Brand:
     """Register `images` (validated as images first) as references of brand `slug`, creating the brand if new.
 
-    `name`, `wordmark`, `colors` and `codes` (trace-code formats) update the brand's details when given. Returns
-    the new Brand. Re-adding an identical image is a no-op. Caller holds no lock; this takes it. Does not touch the index.
+    A logo file (raster, or SVG rendered by svg.render_svg) is extracted (extract.extract_logo: background removed,
+    the mark cropped, at most ExtractConfig.max_side) and stored as a PNG, the file itself kept under originals/
+    for display (a lock-up's emblem and wordmark are stored as references of their own too); `extract=None` stores
+    logos as given. `on_kept(Kept)` hears what was kept of each new logo, with
+    its picture (extract.extraction_picture). `name`, `wordmark`, `colors` and `codes` (trace-code formats)
+    update the brand's details when given. Returns the new Brand. Re-adding an identical file is a no-op. A file
+    that is refused (ImageError, naming it) leaves the gallery unchanged. Caller holds no lock; this takes it. Does
+    not touch the index.
     """
     check_slug(slug)
     if kind not in KINDS:
@@ -182,13 +207,9 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
         codes = check_patterns(tuple(codes)) if codes is not None else None
     except ValueError as e:
         raise GalleryError(str(e)) from None
-    staged = []
-    for img in images:  # validate everything before writing anything
-        p = Path(img)
-        load_image(p, limits)  # raises ImageError with the reason
-        suffix = SUFFIXES.get(image_format(p), ".img")
-        data = p.read_bytes()
-        staged.append((data, sha256_bytes(data), suffix, p.name))
+    # every file vetted before any is written
+    staged = [_stage(Path(img), kind, limits, extract, on_kept is not None) for img in images]
+    kept = []
     with gallery.locked():
         bdir = gallery.brand_dir(slug)
         try:
@@ -198,22 +219,94 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
                 raise
             brand = Brand(slug=slug, name=name or slug)
         refs = list(brand.references)
-        known = {r.sha256 for r in refs}
-        for data, digest, suffix, source in staged:
-            if digest in known:
-                logger.info("%s: %s is already a reference", slug, source)
+        known = {r.sha256 for r in refs} | {r.original_sha256 for r in refs if r.original_sha256}
+        for st in staged:
+            if st.digest in known or (st.original and st.original[1] in known):
+                logger.info("%s: %s is already a reference", slug, st.source)
                 continue
-            ref = Reference(file=f"{kind}s/{digest[:20]}{suffix}", kind=kind, sha256=digest, source=source)
-            atomic_write_bytes(bdir / ref.file, data)
+            ref = Reference(file=f"{kind}s/{st.digest[:20]}{st.suffix}", kind=kind, sha256=st.digest, source=st.source)
+            if st.original:
+                data, digest, suffix = st.original
+                ref = replace(ref, original=f"originals/{digest[:20]}{suffix}", original_sha256=digest)
+                atomic_write_bytes(bdir / ref.original, data)
+                known.add(digest)
+            atomic_write_bytes(bdir / ref.file, st.data)
             refs.append(ref)
-            known.add(digest)
+            known.add(st.digest)
+            for i, (data, digest) in enumerate(st.parts, 1):  # a lock-up's emblem and wordmark, each on its own
+                if digest not in known:
+                    atomic_write_bytes(bdir / f"{kind}s/{digest[:20]}.png", data)
+                    refs.append(replace(ref, file=f"{kind}s/{digest[:20]}.png", sha256=digest,
+                                        source=f"{st.source} (part {i} of {len(st.parts)})"))
+                    known.add(digest)
+            if st.kept is not None:
+                kept.append(st.kept)
         brand = replace(brand, references=tuple(refs),
                         name=name or brand.name,
                         wordmark=brand.wordmark if wordmark is None else (wordmark.strip() or None),
                         colors=brand.colors if colors is None else colors,
                         codes=brand.codes if codes is None else codes)
         atomic_write_json(bdir / MANIFEST, brand.to_json())
+    for k in kept:
+        logger.info("%s: %s: %s", slug, k.source, k.extraction.summary(k.size))
+        if on_kept is not None:
+            on_kept(k)
     return brand
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What registration kept of one logo file."""
+
+    source: str  # the file's name
+    extraction: Extraction
+    size: tuple[int, int]  # the file's (width, height); an SVG's as rendered
+    picture: np.ndarray | None = None  # extract.extraction_picture, when asked for
+
+    @property
+    def summary(self) -> str:
+        return self.extraction.summary(self.size)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    data: bytes  # what the gallery stores as the reference
+    digest: str
+    suffix: str
+    source: str
+    original: tuple[bytes, str, str] | None = None  # (bytes, sha256, suffix) of the file a logo was extracted from
+    kept: Kept | None = None
+    parts: tuple[tuple[bytes, str], ...] = ()  # (PNG, sha256) of each part of a lock-up
+
+
+def _stage(path: Path, kind: str, limits: LoadLimits, extract: ExtractConfig | None, picture: bool) -> _Staged:
+    """Vet one file and prepare what add_references writes for it; ImageError names the file."""
+    try:
+        svg = is_svg(path)
+        if svg and (kind != "logo" or extract is None):
+            raise ImageError("SVG is accepted for logos only (product photos are raster images)")
+        pixels = render_svg(path, limits) if svg else load_image(path, limits, keep_alpha=kind == "logo")
+        data = path.read_bytes()
+        suffix = ".svg" if svg else SUFFIXES.get(image_format(path), ".img")
+        if kind != "logo" or extract is None:
+            return _Staged(data, sha256_bytes(data), suffix, path.name)
+        extraction = extract_logo(pixels, extract)
+    except ImageError as e:
+        raise ImageError(f"{path.name}: {e}; nothing was added") from None
+    except OSError as e:
+        raise ImageError(f"{path.name}: cannot read file: {e.strerror or e}; nothing was added") from None
+    png, *parts = (_png(rgba, path.name) for rgba in (extraction.rgba, *extraction.parts))
+    kept = Kept(path.name, extraction, (pixels.shape[1], pixels.shape[0]),
+                extraction_picture(pixels, extraction) if picture else None)
+    return _Staged(png, sha256_bytes(png), ".png", path.name, (data, sha256_bytes(data), suffix), kept,
+                   tuple((p, sha256_bytes(p)) for p in parts))
+
+
+def _png(rgba: np.ndarray, name: str) -> bytes:
+    ok, png = cv2.imencode(".png", rgba[..., [2, 1, 0, 3]])
+    if not ok:
+        raise ImageError(f"{name}: the extracted logo could not be encoded; nothing was added")
+    return png.tobytes()
 
 
 def remove_brand(gallery: Gallery, slug: str) -> None:
@@ -251,13 +344,16 @@ def verify_files(gallery: Gallery) -> list[str]:
             continue
         listed = set()
         for ref in brand.references:
-            path = gallery.ref_path(slug, ref)
-            listed.add(ref.file)
-            if not path.is_file():
-                problems.append(f"{slug}: reference {ref.file} is missing")
-            elif sha256_file(path) != ref.sha256:
-                problems.append(f"{slug}: reference {ref.file} was altered (sha256 differs)")
-        for sub in ("logos", "products"):
+            for rel, digest in ((ref.file, ref.sha256), (ref.original, ref.original_sha256)):
+                if not rel:
+                    continue
+                path = gallery.brand_dir(slug) / rel
+                listed.add(rel)
+                if not path.is_file():
+                    problems.append(f"{slug}: reference {rel} is missing")
+                elif sha256_file(path) != digest:
+                    problems.append(f"{slug}: reference {rel} was altered (sha256 differs)")
+        for sub in FOLDERS:
             for f in sorted((gallery.brand_dir(slug) / sub).glob("*")):
                 rel = f"{sub}/{f.name}"
                 if rel not in listed and not f.name.startswith(".") and not CONTENT_NAME.match(f.name):
@@ -272,12 +368,12 @@ def uncommitted_brand(folder: Path) -> bool:
     written, because the process adding it was stopped."""
     for f in folder.rglob("*"):
         if f.is_dir():
-            if f.parent != folder or f.name not in ("logos", "products"):
+            if f.parent != folder or f.name not in FOLDERS:
                 return False
         elif not (CONTENT_NAME.match(f.name) or is_temp_name(f.name)):
             return False
     return True
 
 
-__all__ = ["Brand", "Gallery", "Reference", "add_references", "check_slug", "gallery_root", "open_gallery",
+__all__ = ["Brand", "Gallery", "Kept", "Reference", "add_references", "check_slug", "gallery_root", "open_gallery",
            "remove_brand", "verify_files"]

@@ -24,6 +24,7 @@ class LoadLimits:
     max_bytes: int = 50 * 1024 * 1024  # 50 MB file
     max_pixels: int = 64_000_000  # 64 MP (e.g. 8000 x 8000)
     min_side: int = 16  # smaller than this holds no logo worth checking
+    max_side: int = 20_000  # a 100,000 x 16 strip is within max_pixels, and no photo or logo file
 
 
 def load_image(path: str | os.PathLike, limits: LoadLimits = LoadLimits(), keep_alpha: bool = False) -> np.ndarray:
@@ -73,6 +74,8 @@ def _decode(im: Image.Image, limits: LoadLimits, keep_alpha: bool) -> np.ndarray
     w, h = im.size
     if w * h > limits.max_pixels:
         raise ImageError(f"image too large: {w}x{h} pixels (limit {limits.max_pixels})")
+    if max(w, h) > limits.max_side:
+        raise ImageError(f"image too large: {w}x{h} pixels (longest side limit {limits.max_side})")
     if min(w, h) < limits.min_side:
         raise ImageError(f"image too small: {w}x{h} pixels (minimum side {limits.min_side})")
     im.seek(0)  # animated images: first frame

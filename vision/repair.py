@@ -15,7 +15,7 @@ from pathlib import Path
 from .embed import Embedder
 from .errors import AuthcheckError, GalleryError
 from .fsio import atomic_write_json, is_temp_name, sha256_file
-from .gallery import (CONTENT_NAME, KINDS, MANIFEST, SLUG, SUFFIXES, Brand, Gallery, Reference,
+from .gallery import (CONTENT_NAME, FOLDERS, KINDS, MANIFEST, SLUG, SUFFIXES, Brand, Gallery, Reference,
                       uncommitted_brand)
 from .index import INDEX_DIR, load_index, refresh_index, verify_index
 from .log import logger
@@ -39,7 +39,7 @@ def leftovers(gallery: Gallery) -> list[Path]:
                 rel = f.relative_to(p).as_posix()
                 if f.is_file() and (is_temp_name(f.name)
                                     or (listed is not None and rel not in listed and CONTENT_NAME.match(f.name)
-                                        and f.parent.name in ("logos", "products"))):
+                                        and f.parent.name in FOLDERS)):
                     out.append(f)
     index_dir = gallery.root / INDEX_DIR
     if index_dir.is_dir():
@@ -49,7 +49,7 @@ def leftovers(gallery: Gallery) -> list[Path]:
 
 def _listed(gallery: Gallery, slug: str) -> set[str] | None:
     try:
-        return {r.file for r in gallery.brand(slug).references}
+        return {f for r in gallery.brand(slug).references for f in (r.file, r.original) if f}
     except GalleryError:
         return None
 
@@ -84,9 +84,14 @@ def repair_gallery(gallery: Gallery, embedder: Embedder) -> list[str]:
                 path = gallery.ref_path(slug, ref)
                 if not path.is_file() or sha256_file(path) != ref.sha256:
                     done.append(f"{slug}: dropped reference {ref.file} (missing or altered)")
-                else:
-                    keep.append(ref)
-            if len(keep) != len(brand.references):
+                    continue
+                original = gallery.brand_dir(slug) / ref.original if ref.original else None
+                if original is not None and (not original.is_file() or sha256_file(original) != ref.original_sha256):
+                    done.append(f"{slug}: {ref.file} keeps its extracted logo; the file it came from, {ref.original}, "
+                                f"is missing or altered and is no longer listed")
+                    ref = replace(ref, original="", original_sha256="")
+                keep.append(ref)
+            if keep != list(brand.references):
                 atomic_write_json(gallery.brand_dir(slug) / MANIFEST,
                                   replace(brand, references=tuple(keep)).to_json())
     try:

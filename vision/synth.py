@@ -172,19 +172,23 @@ def _contrasting_ink(rng: np.random.Generator, surface: np.ndarray, brand_rgb: n
 
 
 def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: PhotoStyle = PhotoStyle(),
-               ink: tuple[int, int, int] | None = None) -> Photo:
+               ink: tuple[int, int, int] | None = None, window: float = 0.0) -> Photo:
     """A listing-style photo: a product on a cluttered background with `logo_rgba` printed on it.
 
     The logo's alpha channel is its shape; its colour is kept when it contrasts with the product, otherwise it is
-    printed black or white (or in `ink` if given). `logo_rgba=None` gives an unbranded product photo.
+    printed black or white (or in `ink` if given). `logo_rgba=None` gives an unbranded product photo. With
+    `window` > 0 (and a logo) only the photo's part around the logo is made, its extent grown by `window` per side
+    (on the 8-pixel grid JPEG works on): the same nuisances on a fraction of the pixels, for a caller that looks at
+    the logo's neighbourhood only (calibration); `quad` is then in the window's pixels.
     """
     w, h = style.size
     img = _background(rng, w, h, style.clutter)
     mask, (px, py, pw, ph) = _product_mask(rng, w, h)
     surface = _random_color(rng, 30, 256)
     shade = 1.0 + 0.25 * (np.linspace(-1, 1, w, dtype=np.float32)[None, :] * rng.uniform(-1, 1))
-    product = surface[None, None, :] * shade[..., None]
-    img = img * (1 - mask[..., None]) + product * mask[..., None]
+    windowed = window > 0 and logo_rgba is not None
+    if not windowed:  # else on the window alone, once it is known
+        img = img * (1 - mask[..., None]) + (surface * shade[..., None]) * mask[..., None]
 
     quad = None
     if logo_rgba is not None:
@@ -203,6 +207,16 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
         # foreshortens a wide wordmark horizontally by a fraction of its width, not of its height)
         corners = corners + rng.uniform(-style.tilt, style.tilt, size=(4, 2)).astype(np.float32) * np.float32([sw, sh])
         quad = (corners @ rot.T + np.array([cx, cy], np.float32)).astype(np.float32)
+        if windowed:
+            lo, hi = quad.min(0), quad.max(0)
+            pad = window * (hi - lo)
+            wx0, wy0 = (int(max(0.0, v) // 8 * 8) for v in lo - pad)
+            wx1, wy1 = min(w, int(np.ceil(hi[0] + pad[0]))), min(h, int(np.ceil(hi[1] + pad[1])))
+            shade, m = shade[:, wx0:wx1], mask[wy0:wy1, wx0:wx1, None]
+            img = img[wy0:wy1, wx0:wx1] * (1 - m) + (surface * shade[..., None]) * m
+            quad = quad - np.float32([wx0, wy0])
+            frame_w, frame_h = w, h
+            w, h = wx1 - wx0, wy1 - wy0
         src = np.array([[0, 0], [lw, 0], [lw, lh], [0, lh]], np.float32)
         H = cv2.getPerspectiveTransform(src, quad)
         alpha = cv2.warpPerspective(logo_rgba[..., 3].astype(np.float32) / 255.0, H, (w, h), flags=cv2.INTER_LINEAR)
@@ -223,8 +237,10 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
             img = _occlude(img, quad, rng)
 
     gx, gy = rng.uniform(-1, 1, size=2)
-    light = 1.0 + style.light * rng.uniform(0, 1) * (
-        np.linspace(-1, 1, w, dtype=np.float32)[None, :] * gx + np.linspace(-1, 1, h, dtype=np.float32)[:, None] * gy)
+    lx, ly = np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32)
+    if windowed:  # the whole photo's lighting, over the window
+        lx, ly = np.linspace(-1, 1, frame_w, dtype=np.float32)[wx0:wx1], np.linspace(-1, 1, frame_h, dtype=np.float32)[wy0:wy1]
+    light = 1.0 + style.light * rng.uniform(0, 1) * (lx[None, :] * gx + ly[:, None] * gy)
     cast = rng.uniform(0.88, 1.12, size=3).astype(np.float32)
     img = img * light[..., None] * cast
     sigma = rng.uniform(*style.blur)

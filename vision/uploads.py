@@ -20,6 +20,7 @@ from typing import Sequence
 from PIL import Image, UnidentifiedImageError
 
 from .load import ACCEPTED_FORMATS
+from .svg import looks_like_svg
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
@@ -40,10 +41,11 @@ class Accepted:
 
 def accept_uploads(paths: Sequence[str | os.PathLike], dest: str | os.PathLike,
                    limits: UploadLimits = UploadLimits(),
-                   roots: Sequence[str | os.PathLike] | None = None) -> Accepted:
+                   roots: Sequence[str | os.PathLike] | None = None, svg: bool = False) -> Accepted:
     """Copy the images among `paths` (image files or .zip archives of them) into `dest`, which must be empty or
     new. With `roots`, a path that does not lie inside one of those folders is refused (the app passes its
-    upload folder, so a request cannot name an arbitrary server file). Returns what was accepted and refused."""
+    upload folder, so a request cannot name an arbitrary server file). With `svg`, SVG documents pass too (logo
+    files: gallery.add_references vets them). Returns what was accepted and refused."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     allowed = [Path(r).resolve() for r in roots] if roots is not None else None
@@ -56,14 +58,14 @@ def accept_uploads(paths: Sequence[str | os.PathLike], dest: str | os.PathLike,
         elif not real.is_file():
             out.rejected.append((name, "not a file"))
         elif zipfile.is_zipfile(real):
-            _unzip(real, name, dest, limits, out)
+            _unzip(real, name, dest, limits, out, svg)
         else:
             with open(real, "rb") as f:
-                _take(f, name, real.stat().st_size, dest / _safe_name(name), limits, out)
+                _take(f, name, real.stat().st_size, dest / _safe_name(name), limits, out, svg)
     return out
 
 
-def _unzip(path: Path, label: str, dest: Path, limits: UploadLimits, out: Accepted) -> None:
+def _unzip(path: Path, label: str, dest: Path, limits: UploadLimits, out: Accepted, svg: bool) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -87,12 +89,13 @@ def _unzip(path: Path, label: str, dest: Path, limits: UploadLimits, out: Accept
             target = dest.joinpath(*(_safe_name(p) for p in parts))
             try:
                 with zf.open(info) as f:
-                    _take(f, where, info.file_size, target, limits, out)
+                    _take(f, where, info.file_size, target, limits, out, svg)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as e:
                 out.rejected.append((where, f"unreadable zip entry: {e}"))
 
 
-def _take(src, label: str, declared: int, target: Path, limits: UploadLimits, out: Accepted) -> None:
+def _take(src, label: str, declared: int, target: Path, limits: UploadLimits, out: Accepted, svg: bool = False
+          ) -> None:
     """Copy one candidate file (a binary stream) to `target` if it is an accepted image within the limits."""
     if declared > limits.max_file_bytes:
         out.rejected.append((label, f"file too large: {declared} bytes (limit {limits.max_file_bytes})"))
@@ -110,9 +113,9 @@ def _take(src, label: str, declared: int, target: Path, limits: UploadLimits, ou
     if not data:
         out.rejected.append((label, "empty file (0 bytes)"))
         return
-    kind = _sniff(data)
-    if kind not in ACCEPTED_FORMATS:
-        allowed = ", ".join(sorted(ACCEPTED_FORMATS - {"MPO"}))
+    kind = "SVG" if svg and looks_like_svg(data) else _sniff(data)
+    if kind not in ACCEPTED_FORMATS | ({"SVG"} if svg else set()):
+        allowed = ", ".join(sorted(ACCEPTED_FORMATS - {"MPO"} | ({"SVG"} if svg else set())))
         out.rejected.append((label, f"not an accepted image type ({kind or 'unrecognised'}); accepted: {allowed}"))
         return
     target = _unique(target)

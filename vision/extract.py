@@ -1,0 +1,330 @@
+"""Stage: a brand's logo file -> the logo reference the gallery stores (RGBA, cropped, at a working size).
+
+Brands have what their marketing folder holds: JPEG logos on white, coloured, gradient or photo backgrounds,
+200 to 8,000 px wide, beside a wordmark. extract_logo finds the mark: a transparent file's alpha is its shape; an
+opaque file's background is modelled from its border (a flat colour, a smooth gradient, else a photo, separated
+by the colours its border lacks) and every pixel's distance from that model becomes alpha, as align.ink_mask reads an opaque logo. The
+mark (every component, so a lock-up of emblem and wordmark stays one reference) is cropped with a margin and brought
+to at most `max_side` pixels: more pixels add cost to calibration and alignment, not accuracy. What was done is
+said in `notes`, and a file that looks like a sheet of several logos says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import ImageError
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    max_side: int = 1024  # longest side of a stored logo reference
+    small_side: int = 96  # a mark smaller than this is kept, with a note that a larger file would do better
+    margin: float = 0.06  # transparent margin around the mark, as a share of its longest side
+    analysis_side: int = 512  # the background is modelled and the mark found on the file at this size
+    border: float = 0.03  # the border strip the background is sampled from, share of the shorter side (>= 2 px)
+    flat_tol: float = 14.0  # RGB distance (90th percentile of the border) within which a model fits the background
+    ink_lo: float = 20.0  # distance from the background where ink starts (align.ink_mask's 20 and 60) ...
+    ink_span: float = 40.0  # ... and this much further, full ink
+    speck: float = 0.0004  # components under this share of the file's area are specks (JPEG noise, dust): dropped
+    group_gap: float = 0.08  # components closer than this share of the mark's longest side are one group
+    photo_colours: int = 12  # k-means colours that stand for a photo background's border
+    crisp: float = 0.6  # on a photo, components with edges less crisp than this share of the crispest are the photo's
+
+
+@dataclass(frozen=True)
+class Extraction:
+    rgba: np.ndarray  # (H, W, 4) uint8: the logo reference, longest side <= ExtractConfig.max_side
+    box: tuple[int, int, int, int]  # the mark with its margin in the file's pixels (x0, y0, x1, y1)
+    background: str  # "transparent" | "flat" | "gradient" | "photo"
+    background_rgb: tuple[int, int, int] | None  # the background's median colour (None when transparent)
+    groups: int  # separate groups of ink found (a lock-up of emblem and wordmark is 2)
+    notes: tuple[str, ...]  # what was done, in plain words, for the person registering the logo
+    parts: tuple[np.ndarray, ...] = ()  # a lock-up's parts (emblem, wordmark), each as its own RGBA logo: products
+    # often show one without the other, which against the lock-up alone would read as a missing part
+
+    def summary(self, source_size: tuple[int, int]) -> str:
+        """One line: what was kept of a file of (width, height) `source_size`."""
+        h, w = self.rgba.shape[:2]
+        return f"kept {w}x{h} of {source_size[0]}x{source_size[1]}; " + "; ".join(self.notes)
+
+
+def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Extraction:
+    """A logo file's pixels (H, W, 3) RGB or (H, W, 4) RGBA, uint8 -> its Extraction. Raises ImageError when no
+    mark stands out from the background (a blank file)."""
+    rgb = np.ascontiguousarray(image[..., :3])
+    alpha_in = image[..., 3] if image.ndim == 3 and image.shape[2] == 4 else None
+    h, w = rgb.shape[:2]
+    s = min(1.0, cfg.analysis_side / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) \
+        if s < 1 else rgb
+    colour = None
+    if alpha_in is not None and (alpha_in < 128).mean() >= 0.01:
+        kind, model = "transparent", None
+        a_small = cv2.resize(alpha_in, small.shape[1::-1], interpolation=cv2.INTER_AREA) if s < 1 else alpha_in
+        ink_small = a_small.astype(np.float32) / 255.0
+    else:
+        kind, model, colour = _background(small, cfg)
+        if kind == "photo":
+            ink_small, model = _photo_ink(small, cfg)
+        else:
+            ink_small = _alpha(small, model, cfg, (small.shape[0], small.shape[1]), (0, 0), 1.0)
+    keep = _components(ink_small > 0.5, cfg)
+    if keep is None:
+        what = "transparent file" if kind == "transparent" else f"{kind} background"
+        raise ImageError(f"no logo found: nothing stands out from the {what}")
+    mask_small, (x0, y0, x1, y1), groups = keep
+    pad = cfg.margin * max(x1 - x0, y1 - y0)
+    bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s), min(float(w), (x1 + pad) / s), min(float(h), (y1 + pad) / s))
+    box = (int(bx[0]), int(bx[1]), int(np.ceil(bx[2])), int(np.ceil(bx[3])))
+    crop_rgb = rgb[box[1]:box[3], box[0]:box[2]]
+    ch, cw = crop_rgb.shape[:2]
+    t = min(1.0, cfg.max_side / max(ch, cw))
+    size = (max(1, round(cw * t)), max(1, round(ch * t)))
+    # the kept components' mask, grown a little, clears specks and the photo outside the mark
+    keep_mask = cv2.dilate(mask_small.astype(np.uint8), np.ones((5, 5), np.uint8))
+    keep_mask = cv2.resize(keep_mask[int(box[1] * s):int(np.ceil(box[3] * s)), int(box[0] * s):int(np.ceil(box[2] * s))],
+                           size, interpolation=cv2.INTER_NEAREST) if keep_mask.size else None
+    if kind == "transparent":
+        out = _resize_rgba(np.dstack([crop_rgb, alpha_in[box[1]:box[3], box[0]:box[2]]]), size)
+    else:
+        out_rgb = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA) if t < 1 else crop_rgb.copy()
+        if kind == "photo":
+            # at the crop's own resolution: the border's colours, and the kept mask says which ink is the mark's
+            far = _colour_distance(out_rgb, model) > cfg.ink_lo
+            alpha = cv2.GaussianBlur(far.astype(np.float32), (0, 0), 0.7)
+        else:
+            # the background model in the file's analysis coordinates, evaluated on the crop's pixel grid
+            alpha = _alpha(out_rgb, model, cfg, (round(h * s), round(w * s)), (box[0] * s, box[1] * s), s / t)
+        out = np.dstack([out_rgb, np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)])
+    if keep_mask is not None and keep_mask.shape == out.shape[:2]:
+        out[..., 3] = np.where(keep_mask > 0, out[..., 3], 0)
+    notes = [_describe(kind, colour), f"the mark cropped with a {cfg.margin:.0%} margin"]
+    if t < 1:
+        notes.append(f"scaled to {size[0]}x{size[1]} (longest side {cfg.max_side})")
+    if max(x1 - x0, y1 - y0) / s < cfg.small_side:
+        notes.append(f"the mark is only {round(max(x1 - x0, y1 - y0) / s)} px across: a larger file gives a "
+                     f"better reference")
+    parts: tuple[np.ndarray, ...] = ()
+    if len(groups) > 1:
+        sheet = _sheet(groups)
+        if sheet:
+            notes.append(f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register "
+                         f"each logo from its own file")
+        else:
+            parts = _parts(out, cfg)
+            notes.append(f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one "
+                         f"reference" + (f", and each part as its own ({len(parts)})" if len(parts) > 1 else ""))
+    return Extraction(out, box, kind, colour, len(groups), tuple(notes), parts if len(parts) > 1 else ())
+
+
+def extraction_picture(image: np.ndarray, extraction: Extraction, height: int = 240) -> np.ndarray:
+    """What registration kept, for a person to check -> (height, W, 3) uint8 RGB: [the file (RGB or RGBA), the kept
+    box drawn | the kept logo on a checkerboard, where its transparency shows]."""
+    s = height / image.shape[0]
+    left = _shown(image, s)
+    x0, y0, x1, y1 = (round(v * s) for v in extraction.box)
+    cv2.rectangle(left, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (230, 30, 30), 2)
+    right = _shown(extraction.rgba, height / extraction.rgba.shape[0])
+    return np.concatenate([left, np.full((height, 8, 3), 255, np.uint8), right], axis=1)
+
+
+def _shown(image: np.ndarray, scale: float) -> np.ndarray:
+    """RGB or RGBA scaled by `scale` (first: a large file never gets a full-size copy), RGBA on a checkerboard."""
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    small = np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    return _on_checkerboard(small) if small.ndim == 3 and small.shape[2] == 4 else small[..., :3].copy()
+
+
+def _on_checkerboard(rgba: np.ndarray, cell: int = 12) -> np.ndarray:
+    h, w = rgba.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = np.where(((yy // cell + xx // cell) % 2 == 0)[..., None], 255, 205).astype(np.float32)
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    return (rgba[..., :3] * a + board * (1 - a) + 0.5).astype(np.uint8)
+
+
+def _background(rgb: np.ndarray, cfg: ExtractConfig):
+    """Model the background from the border strip: ("flat" | "gradient" | "photo", coefficients, median colour).
+    The model is quadratic in (x, y) for gradients; its coefficients map [1, x, y, x², y², xy] to RGB."""
+    h, w = rgb.shape[:2]
+    b = max(2, round(cfg.border * min(h, w)))
+    ys, xs = np.mgrid[0:h, 0:w]
+    strip = np.zeros((h, w), bool)
+    strip[:b], strip[-b:], strip[:, :b], strip[:, -b:] = True, True, True, True
+    px = rgb[strip].astype(np.float32)
+    colour = tuple(int(v) for v in np.median(px, axis=0))
+    flat = np.percentile(np.linalg.norm(px - np.float32(colour), axis=1), 90)
+    if flat <= cfg.flat_tol:
+        coef = np.zeros((6, 3), np.float32)
+        coef[0] = colour
+        return "flat", coef, colour
+    basis = _basis(xs[strip] / max(w - 1, 1), ys[strip] / max(h - 1, 1))
+    coef = np.linalg.lstsq(basis, px, rcond=None)[0]
+    for _ in range(2):  # refit without the border pixels the logo or a shadow reaches
+        res = np.linalg.norm(basis @ coef - px, axis=1)
+        inl = res <= max(np.percentile(res, 80), 1.0)
+        coef = np.linalg.lstsq(basis[inl], px[inl], rcond=None)[0]
+    res = np.linalg.norm(basis @ coef - px, axis=1)
+    if np.percentile(res, 90) <= cfg.flat_tol:
+        return "gradient", coef.astype(np.float32), colour
+    return "photo", None, colour
+
+
+def _basis(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    return np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=-1)
+
+
+def _alpha(rgb: np.ndarray, coef: np.ndarray, cfg: ExtractConfig, frame: tuple[int, int], origin: tuple[float, float],
+           step: float) -> np.ndarray:
+    """Ink coverage (float32, 0..1) of `rgb`: its distance from the background model. The model's (x, y) run over a
+    `frame` (H, W) of analysis pixels; `rgb`'s pixel (i, j) sits at analysis (origin + (j, i) * step)."""
+    h, w = rgb.shape[:2]
+    fy, fx = max(frame[0] - 1, 1), max(frame[1] - 1, 1)
+    x = (origin[0] + np.arange(w, dtype=np.float32) * step) / fx
+    y = (origin[1] + np.arange(h, dtype=np.float32) * step) / fy
+    out = np.empty((h, w), np.float32)
+    for i in range(0, h, 256):  # in bands: a large crop never needs more than a band's float copy
+        yy, xx = np.meshgrid(y[i:i + 256], x, indexing="ij")
+        bg = _basis(xx, yy) @ coef
+        d = np.linalg.norm(rgb[i:i + 256].astype(np.float32) - bg, axis=2)
+        out[i:i + 256] = np.clip((d - cfg.ink_lo) / cfg.ink_span, 0.0, 1.0)
+    return out
+
+
+def _photo_ink(rgb: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Ink of a logo printed over a photo: colours the border's photo does not hold (farther than ink_lo from each
+    of its k-means colours), in components that do not run into the border, of which the largest group is kept
+    (the mark; other salient things of the photo are rarely of colours absent from its whole border).
+    Returns (ink, the border's colours (K, 3))."""
+    h, w = rgb.shape[:2]
+    b = max(2, round(cfg.border * min(h, w)))
+    strip = np.zeros((h, w), bool)
+    strip[:b], strip[-b:], strip[:, :b], strip[:, -b:] = True, True, True, True
+    px = rgb[strip].astype(np.float32)
+    k = min(cfg.photo_colours, len(px))
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    cv2.setRNGSeed(0)  # k-means' initial centres come from OpenCV's generator: same file, same reference
+    _, _, centres = cv2.kmeans(px, k, None, crit, 2, cv2.KMEANS_PP_CENTERS)
+    ink = np.clip((_colour_distance(rgb, centres) - cfg.ink_lo) / cfg.ink_span, 0.0, 1.0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0.5).astype(np.uint8), connectivity=8)
+    touching = set(np.unique(labels[strip]).tolist())
+    inner = [i for i in range(1, n) if i not in touching and stats[i, cv2.CC_STAT_AREA] >= max(4, cfg.speck * ink.size)]
+    # a mark laid over a photo has crisp edges; the photo's own things, seen through a lens, rarely do
+    crisp = _crispness(rgb, labels, inner)
+    keep = [i for i in inner if crisp[i] >= cfg.crisp * max(crisp.values())] if crisp else []
+    inside = np.isin(labels, keep)
+    gap = max(3, round(cfg.group_gap * max(h, w) / 2))
+    joined = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
+    m, glabels, gstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    if m <= 1:
+        return np.zeros((h, w), np.float32), centres
+    best = 1 + int(np.argmax([np.count_nonzero(inside & (glabels == i)) for i in range(1, m)]))
+    return np.where(inside & (glabels == best), ink, 0.0).astype(np.float32), centres
+
+
+def _crispness(rgb: np.ndarray, labels: np.ndarray, ids: list[int]) -> dict[int, float]:
+    """Each component's edge sharpness: the colour gradient on its boundary over the colour step across it (about
+    1 for an edge one pixel wide, far less for a blurred one)."""
+    f = rgb.astype(np.float32)
+    grad = np.sqrt(sum(cv2.Sobel(f[..., c], cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(f[..., c], cv2.CV_32F, 0, 1) ** 2
+                       for c in range(3))) / 8.0  # Sobel's weights sum to 8 per unit step
+    out = {}
+    kernel = np.ones((3, 3), np.uint8)
+    for i in ids:
+        m = (labels == i).astype(np.uint8)
+        ring_in = m - cv2.erode(m, kernel)
+        ring_out = cv2.dilate(m, kernel) - m
+        far_in, far_out = cv2.erode(m, kernel, iterations=3), cv2.dilate(m, kernel, iterations=4) - cv2.dilate(m, kernel, iterations=3)
+        if not far_in.any() or not ring_in.any():
+            out[i] = float(grad[ring_in > 0].mean() / 255.0) if ring_in.any() else 0.0
+            continue
+        step = np.linalg.norm(f[far_in > 0].mean(0) - f[far_out > 0].mean(0))
+        out[i] = float(grad[(ring_in | ring_out) > 0].mean() / max(step, 1.0))
+    return out
+
+
+def _colour_distance(rgb: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(H, W) float32: each pixel's RGB distance to the nearest of `centres` (K, 3)."""
+    flat = rgb.reshape(-1, 3).astype(np.float32)
+    d = np.full(len(flat), np.inf, np.float32)
+    for c in centres:
+        d = np.minimum(d, np.linalg.norm(flat - c, axis=1))
+    return d.reshape(rgb.shape[:2])
+
+
+def _components(ink: np.ndarray, cfg: ExtractConfig):
+    """The mark's components without specks -> (mask, (x0, y0, x1, y1), number of groups), or None if none."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    min_area = max(4, cfg.speck * ink.size)
+    kept = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_area]
+    if not kept:
+        return None
+    mask = np.isin(labels, kept)
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    gap = max(1, round(cfg.group_gap * max(x1 - x0, y1 - y0)))
+    joined = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
+    m, _, gstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    big = max(gstats[1:, cv2.CC_STAT_AREA])
+    groups = [tuple(gstats[i, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]]) for i in range(1, m)
+              if gstats[i, cv2.CC_STAT_AREA] >= 0.1 * big]
+    return mask, (x0, y0, x1, y1), groups
+
+
+def _resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize with premultiplied alpha: the colour under transparent pixels (often black) does not fringe the mark."""
+    if (rgba.shape[1], rgba.shape[0]) == size:
+        return rgba.copy()
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    pre = cv2.resize(rgba[..., :3].astype(np.float32) * a, size, interpolation=cv2.INTER_AREA)
+    a2 = cv2.resize(a[..., 0], size, interpolation=cv2.INTER_AREA)
+    rgb = pre / np.maximum(a2[..., None], 1e-3)
+    return np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(a2 * 255.0 + 0.5, 0, 255)]).astype(np.uint8)
+
+
+def _describe(kind: str, colour) -> str:
+    if kind == "transparent":
+        return "transparent background kept"
+    hexcol = "#%02x%02x%02x" % tuple(colour)
+    return {"flat": f"flat background {hexcol} removed", "gradient": f"gradient background (around {hexcol}) removed",
+            "photo": "photo background separated by colour: check the picture"}[kind]
+
+
+def _sheet(groups: list[tuple[int, int]]) -> int:
+    """How many groups of ink are of about one size (a sheet of logos side by side: colour variants, sizes), 0 if
+    fewer than two; an emblem beside its wordmark differs in shape."""
+    w0, h0 = max(groups, key=lambda g: g[0] * g[1])
+    alike = sum(1 for w, h in groups if 0.7 <= w / max(w0, 1) <= 1.4 and 0.7 <= h / max(h0, 1) <= 1.4)
+    return alike if alike >= 2 else 0
+
+
+def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
+    """The groups of ink of the kept logo `rgba` (as _components joins them), each cropped with the margin; parts
+    under a tenth of the largest's ink are left with it."""
+    ink = rgba[..., 3] > 127
+    ys, xs = np.nonzero(ink)
+    gap = max(1, round(cfg.group_gap * max(xs.max() - xs.min(), ys.max() - ys.min())))
+    joined = cv2.dilate(ink.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
+    m, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    amount = [int(np.count_nonzero(ink & (labels == i))) for i in range(1, m)]
+    out = []
+    for i in range(1, m):
+        if amount[i - 1] < 0.1 * max(amount):
+            continue
+        own = np.where(labels == i, rgba[..., 3], 0)
+        yy, xx = np.nonzero(own > 127)
+        pad = round(cfg.margin * max(xx.max() - xx.min(), yy.max() - yy.min()))
+        y0, x0 = max(0, yy.min() - pad), max(0, xx.min() - pad)
+        y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
+        part = rgba[y0:y1, x0:x1].copy()
+        part[..., 3] = own[y0:y1, x0:x1]
+        out.append(part)
+    return tuple(out)
+
+
+__all__ = ["ExtractConfig", "Extraction", "extract_logo", "extraction_picture"]
