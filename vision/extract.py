@@ -32,7 +32,8 @@ class ExtractConfig:
     speck: float = 0.0004  # components under this share of the file's area are specks (JPEG noise, dust): dropped
     group_gap: float = 0.08  # components closer than this share of the mark's longest side are one group
     photo_colours: int = 12  # k-means colours that stand for a photo background's border
-    crisp: float = 0.6  # on a photo, components with edges less crisp than this share of the crispest are the photo's
+    crisp: float = 0.45  # components with edges less crisp than this (_crispness: a drawn edge scores 0.65-1.8 at
+    # the analysis size, a shape blurred by a lens or a soft backdrop about 0.27) are not the mark's
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
             ink_small, model = _photo_ink(small, cfg)
         else:
             ink_small = _alpha(small, model, cfg, (small.shape[0], small.shape[1]), (0, 0), 1.0)
-    keep = _components(ink_small > 0.5, cfg)
+    keep = _components(ink_small > 0.5, cfg, None if kind == "transparent" else small)
     if keep is None:
         what = "transparent file" if kind == "transparent" else f"{kind} background"
         raise ImageError(f"no logo found: nothing stands out from the {what}")
@@ -216,8 +217,8 @@ def _photo_ink(rgb: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, np.ndar
     inner = [i for i in range(1, n) if i not in touching and stats[i, cv2.CC_STAT_AREA] >= max(4, cfg.speck * ink.size)]
     # a mark laid over a photo has crisp edges; the photo's own things, seen through a lens, rarely do
     crisp = _crispness(rgb, labels, inner)
-    keep = [i for i in inner if crisp[i] >= cfg.crisp * max(crisp.values())] if crisp else []
-    inside = np.isin(labels, keep)
+    keep = [i for i in inner if crisp[i] >= cfg.crisp]
+    inside = np.isin(labels, keep + [i for i in range(1, n) if i not in touching and i not in inner])
     gap = max(3, round(cfg.group_gap * max(h, w) / 2))
     joined = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
     m, glabels, gstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
@@ -228,23 +229,25 @@ def _photo_ink(rgb: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, np.ndar
 
 
 def _crispness(rgb: np.ndarray, labels: np.ndarray, ids: list[int]) -> dict[int, float]:
-    """Each component's edge sharpness: the colour gradient on its boundary over the colour step across it (about
-    1 for an edge one pixel wide, far less for a blurred one)."""
+    """Each component's edge sharpness: the mean colour gradient at its boundary over the colour step across it
+    (relative: a step taken within one pixel scores about twice one blurred over two)."""
     f = rgb.astype(np.float32)
     grad = np.sqrt(sum(cv2.Sobel(f[..., c], cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(f[..., c], cv2.CV_32F, 0, 1) ** 2
-                       for c in range(3))) / 8.0  # Sobel's weights sum to 8 per unit step
-    out = {}
+                       for c in range(3))) / 4.0  # Sobel answers a one-pixel step of S with 4 S
     kernel = np.ones((3, 3), np.uint8)
+    h, w = labels.shape
+    out = {}
     for i in ids:
-        m = (labels == i).astype(np.uint8)
-        ring_in = m - cv2.erode(m, kernel)
-        ring_out = cv2.dilate(m, kernel) - m
-        far_in, far_out = cv2.erode(m, kernel, iterations=3), cv2.dilate(m, kernel, iterations=4) - cv2.dilate(m, kernel, iterations=3)
-        if not far_in.any() or not ring_in.any():
-            out[i] = float(grad[ring_in > 0].mean() / 255.0) if ring_in.any() else 0.0
-            continue
-        step = np.linalg.norm(f[far_in > 0].mean(0) - f[far_out > 0].mean(0))
-        out[i] = float(grad[(ring_in | ring_out) > 0].mean() / max(step, 1.0))
+        ys, xs = np.nonzero(labels == i)
+        y0, y1, x0, x1 = max(0, ys.min() - 6), min(h, ys.max() + 7), max(0, xs.min() - 6), min(w, xs.max() + 7)
+        m = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
+        ring = cv2.dilate(m, kernel) - cv2.erode(m, kernel)
+        inner, outer = cv2.erode(m, kernel, iterations=3), cv2.dilate(m, kernel, iterations=4) - cv2.dilate(m, kernel, iterations=3)
+        g, c = grad[y0:y1, x0:x1], f[y0:y1, x0:x1]
+        if not inner.any() or not outer.any():  # thin strokes: their own ink against the ring outside them
+            inner = m
+        step = float(np.linalg.norm(c[inner > 0].mean(0) - c[outer > 0].mean(0))) if outer.any() else 255.0
+        out[i] = float(g[ring > 0].mean() / max(step, 1.0))
     return out
 
 
@@ -257,23 +260,36 @@ def _colour_distance(rgb: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return d.reshape(rgb.shape[:2])
 
 
-def _components(ink: np.ndarray, cfg: ExtractConfig):
-    """The mark's components without specks -> (mask, (x0, y0, x1, y1), number of groups), or None if none."""
+def _components(ink: np.ndarray, cfg: ExtractConfig, rgb: np.ndarray | None = None):
+    """The mark's components -> (mask, (x0, y0, x1, y1), [(width, height) of each group]), or None if none.
+    Specks (JPEG noise, dust) are dropped unless they lie within the mark or the gap between its groups (an i's
+    dot, a ®, a small letter at the end of a wordmark); with the file's `rgb`,
+    so are components whose edges are far less crisp than the mark's (a photo's or a blurred backdrop's shapes)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    min_area = max(4, cfg.speck * ink.size)
-    kept = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_area]
-    if not kept:
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= max(4, cfg.speck * ink.size)]
+    if rgb is not None and len(big) > 1:
+        crisp = _crispness(rgb, labels, big)
+        big = [i for i in big if crisp[i] >= cfg.crisp]
+    if not big:
         return None
-    mask = np.isin(labels, kept)
-    ys, xs = np.nonzero(mask)
-    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    x0 = min(stats[i, cv2.CC_STAT_LEFT] for i in big)
+    y0 = min(stats[i, cv2.CC_STAT_TOP] for i in big)
+    x1 = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in big)
+    y1 = max(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in big)
     gap = max(1, round(cfg.group_gap * max(x1 - x0, y1 - y0)))
+    inside = [i for i in range(1, n) if i not in big and x0 - gap <= stats[i, cv2.CC_STAT_LEFT]
+              and stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] <= x1 + gap
+              and y0 - gap <= stats[i, cv2.CC_STAT_TOP] and stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] <= y1 + gap]
+    mask = np.isin(labels, big + inside)
+    if inside:
+        ys, xs = np.nonzero(mask)
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
     joined = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
     m, _, gstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
-    big = max(gstats[1:, cv2.CC_STAT_AREA])
+    top = max(gstats[1:, cv2.CC_STAT_AREA])
     groups = [tuple(gstats[i, [cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT]]) for i in range(1, m)
-              if gstats[i, cv2.CC_STAT_AREA] >= 0.1 * big]
-    return mask, (x0, y0, x1, y1), groups
+              if gstats[i, cv2.CC_STAT_AREA] >= 0.1 * top]
+    return mask, (int(x0), int(y0), int(x1), int(y1)), groups
 
 
 def _resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
