@@ -46,7 +46,7 @@ def test_the_mark_is_found_on_its_background(background):
     else:  # a logo over a photo (a banner): the generator's cluttered scene, blurred and noisy like a camera's
         import cv2
 
-        scene = cv2.GaussianBlur(synth._background(rng, w, h, 6), (0, 0), 3)
+        scene = cv2.GaussianBlur(synth._background(rng, w, h, 6), (0, 0), 6)  # out of focus
         bg = np.clip(scene + rng.normal(0, 4, scene.shape), 0, 255).astype(np.uint8)
     img = _place(bg, logo, 420, 260)
     ex = extract_logo(img)
