@@ -120,3 +120,21 @@ def test_hostile_reference_files_are_refused_at_gallery_add_and_nothing_is_writt
     assert r.returncode == 0, r.stderr[-2000:]
     ref = json.loads((gallery / "acme" / "brand.json").read_text())["references"][0]
     assert "original" not in ref and (gallery / "acme" / ref["file"]).read_bytes() == good.read_bytes()
+
+
+def test_a_missing_original_is_a_problem_that_repair_settles_keeping_the_logo(tmp_path, embedder):
+    from vision.repair import repair_gallery
+
+    page = np.full((600, 900, 3), 255, np.uint8)
+    logo = synth.render_logo("nike", 300)
+    a = logo[..., 3:4] / 255.0
+    page[100:100 + logo.shape[0], 200:200 + logo.shape[1]] = (a * logo[..., :3] + (1 - a) * 255).astype(np.uint8)
+    Image.fromarray(page).save(tmp_path / "nike.jpg", quality=92)
+    g = Gallery(tmp_path / "g")
+    ref = add_references(g, "nike", [tmp_path / "nike.jpg"]).references[0]
+    (g.brand_dir("nike") / ref.original).unlink()
+    assert verify_files(g) == [f"nike: reference {ref.original} is missing"]
+    done = repair_gallery(g, embedder)
+    assert any("keeps its extracted logo" in d for d in done) and verify_files(g) == []
+    kept = g.brand("nike").references[0]
+    assert kept.file == ref.file and kept.original == "" and g.original_path("nike", kept) == g.ref_path("nike", kept)
