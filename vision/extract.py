@@ -21,7 +21,10 @@ from .errors import ImageError
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    max_side: int = 1024  # longest side of a stored logo reference
+    max_side: int = 1024  # longest side of a stored logo reference ...
+    min_work: int = 256  # ... and a smaller mark is brought up to this (the alignment's working size), so that a
+    # lock-up's parts are large enough to be references of their own
+    min_part: int = 24  # a part narrower than this (either side, after scaling) is not registered on its own
     small_side: int = 96  # a mark smaller than this is kept, with a note that a larger file would do better
     margin: float = 0.06  # transparent margin around the mark, as a share of its longest side
     analysis_side: int = 512  # the background is modelled and the mark found on the file at this size
@@ -83,7 +86,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     box = (int(bx[0]), int(bx[1]), int(np.ceil(bx[2])), int(np.ceil(bx[3])))
     crop_rgb = rgb[box[1]:box[3], box[0]:box[2]]
     ch, cw = crop_rgb.shape[:2]
-    t = min(1.0, cfg.max_side / max(ch, cw))
+    t = min(cfg.max_side / max(ch, cw), max(1.0, cfg.min_work / max(ch, cw)))
     size = (max(1, round(cw * t)), max(1, round(ch * t)))
     # the kept components' mask, grown a little, clears specks and the photo outside the mark
     keep_mask = cv2.dilate(mask_small.astype(np.uint8), np.ones((5, 5), np.uint8))
@@ -92,7 +95,8 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     if kind == "transparent":
         out = _resize_rgba(np.dstack([crop_rgb, alpha_in[box[1]:box[3], box[0]:box[2]]]), size)
     else:
-        out_rgb = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA) if t < 1 else crop_rgb.copy()
+        out_rgb = cv2.resize(crop_rgb, size, interpolation=cv2.INTER_AREA if t < 1 else cv2.INTER_CUBIC) \
+            if t != 1 else crop_rgb.copy()
         if kind == "photo":
             # at the crop's own resolution: the border's colours, and the kept mask says which ink is the mark's
             far = _colour_distance(out_rgb, model) > cfg.ink_lo
@@ -103,9 +107,11 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
         out = np.dstack([out_rgb, np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)])
     if keep_mask is not None and keep_mask.shape == out.shape[:2]:
         out[..., 3] = np.where(keep_mask > 0, out[..., 3], 0)
+    if min(out.shape[:2]) < 16:  # load.LoadLimits.min_side: the gallery could not read it back
+        raise ImageError(f"the mark found is {out.shape[1]}x{out.shape[0]} px: too thin to be a logo reference")
     notes = [_describe(kind, colour), f"the mark cropped with a {cfg.margin:.0%} margin"]
-    if t < 1:
-        notes.append(f"scaled to {size[0]}x{size[1]} (longest side {cfg.max_side})")
+    if t != 1:
+        notes.append(f"scaled to {size[0]}x{size[1]} (longest side {cfg.max_side if t < 1 else cfg.min_work})")
     if max(x1 - x0, y1 - y0) / s < cfg.small_side:
         notes.append(f"the mark is only {round(max(x1 - x0, y1 - y0) / s)} px across: a larger file gives a "
                      f"better reference")
@@ -299,8 +305,9 @@ def _resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgba.shape[1], rgba.shape[0]) == size:
         return rgba.copy()
     a = rgba[..., 3:4].astype(np.float32) / 255.0
-    pre = cv2.resize(rgba[..., :3].astype(np.float32) * a, size, interpolation=cv2.INTER_AREA)
-    a2 = cv2.resize(a[..., 0], size, interpolation=cv2.INTER_AREA)
+    how = cv2.INTER_AREA if size[0] < rgba.shape[1] else cv2.INTER_CUBIC
+    pre = cv2.resize(rgba[..., :3].astype(np.float32) * a, size, interpolation=how)
+    a2 = np.clip(cv2.resize(a[..., 0], size, interpolation=how), 0.0, 1.0)
     rgb = pre / np.maximum(a2[..., None], 1e-3)
     return np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(a2 * 255.0 + 0.5, 0, 255)]).astype(np.uint8)
 
@@ -341,6 +348,8 @@ def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
         part = rgba[y0:y1, x0:x1].copy()
         part[..., 3] = own[y0:y1, x0:x1]
+        if min(part.shape[:2]) < cfg.min_part:
+            return ()  # too small to stand alone: the lock-up stays the only reference
         out.append(part)
     return tuple(out)
 
