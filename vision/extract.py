@@ -81,6 +81,15 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
         what = "transparent file" if kind == "transparent" else f"{kind} background"
         raise ImageError(f"no logo found: nothing stands out from the {what}")
     mask_small, (x0, y0, x1, y1), groups = keep
+    if (kind == "transparent" and cfg.min_work <= max(h, w) <= cfg.max_side
+            and (x1 - x0) >= 0.7 * small.shape[1] and (y1 - y0) >= 0.7 * small.shape[0]):
+        # a cropped transparent logo of a working size already is what extraction would make: kept as given
+        parts = _parts(image, cfg) if len(groups) > 1 and not _sheet(groups) else ()
+        parts = parts if len(parts) > 1 else ()
+        notes = ["a transparent logo, cropped and of a working size already: kept as given"]
+        if len(groups) > 1:
+            notes.append(_groups_note(groups, parts))
+        return Extraction(image.copy(), (0, 0, w, h), kind, None, len(groups), tuple(notes), parts)
     pad = cfg.margin * max(x1 - x0, y1 - y0)
     bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s), min(float(w), (x1 + pad) / s), min(float(h), (y1 + pad) / s))
     box = (int(bx[0]), int(bx[1]), int(np.ceil(bx[2])), int(np.ceil(bx[3])))
@@ -115,17 +124,20 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     if max(x1 - x0, y1 - y0) / s < cfg.small_side:
         notes.append(f"the mark is only {round(max(x1 - x0, y1 - y0) / s)} px across: a larger file gives a "
                      f"better reference")
-    parts: tuple[np.ndarray, ...] = ()
+    parts = _parts(out, cfg) if len(groups) > 1 and not _sheet(groups) else ()
+    parts = parts if len(parts) > 1 else ()
     if len(groups) > 1:
-        sheet = _sheet(groups)
-        if sheet:
-            notes.append(f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register "
-                         f"each logo from its own file")
-        else:
-            parts = _parts(out, cfg)
-            notes.append(f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one "
-                         f"reference" + (f", and each part as its own ({len(parts)})" if len(parts) > 1 else ""))
-    return Extraction(out, box, kind, colour, len(groups), tuple(notes), parts if len(parts) > 1 else ())
+        notes.append(_groups_note(groups, parts))
+    return Extraction(out, box, kind, colour, len(groups), tuple(notes), parts)
+
+
+def _groups_note(groups: list[tuple[int, int]], parts: tuple) -> str:
+    sheet = _sheet(groups)
+    if sheet:
+        return (f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register each logo "
+                f"from its own file")
+    return (f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one reference"
+            + (f", and each part as its own ({len(parts)})" if parts else ""))
 
 
 def extraction_picture(image: np.ndarray, extraction: Extraction, height: int = 240) -> np.ndarray:
