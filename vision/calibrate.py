@@ -264,8 +264,8 @@ def calibrate_gallery(gallery: Gallery, cfg: CalibrationConfig = CalibrationConf
         per = [results[b.slug][r.file] for r in b.references if r.kind == "logo"]
         stored[b.slug] = {"key": calibration_key(b, cfg), "unaligned": sum(r["unaligned"] for r in per),
                           "align_rate": align_rate(per), "per_reference": [_without_text(r) for r in per],
-                          "text": {r.file: results[b.slug][r.file]["text"] for r in b.references if r.kind == "logo"
-                                   and results[b.slug][r.file]["text"]}}
+                          # every reference's lines, none included: a check then never reads a reference again
+                          "text": {r.file: results[b.slug][r.file]["text"] for r in b.references if r.kind == "logo"}}
         atomic_write_json(path, stored)  # this brand is done, whatever happens to the others
         done += 1
         logger.info("calibrated %s (%d of %d): %s", b.slug, done, len(stale),
