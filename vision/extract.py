@@ -25,6 +25,9 @@ class ExtractConfig:
     min_work: int = 256  # ... and a smaller mark is brought up to this (the alignment's working size), so that a
     # lock-up's parts are large enough to be references of their own
     min_part: int = 24  # a part narrower than this (either side, after scaling) is not registered on its own
+    part_ink: float = 0.1  # ... nor a part holding less than this share of the ink (a dot, a trademark sign)
+    as_given_margin: float = 0.15  # a transparent file whose margins are at most this share of its longest side,
+    # of a working size, is kept as given
     small_side: int = 96  # a mark smaller than this is kept, with a note that a larger file would do better
     margin: float = 0.06  # transparent margin around the mark, as a share of its longest side
     analysis_side: int = 512  # the background is modelled and the mark found on the file at this size
@@ -47,7 +50,7 @@ class Extraction:
     background_rgb: tuple[int, int, int] | None  # the background's median colour (None when transparent)
     groups: int  # separate groups of ink found (a lock-up of emblem and wordmark is 2)
     notes: tuple[str, ...]  # what was done, in plain words, for the person registering the logo
-    parts: tuple[np.ndarray, ...] = ()  # a lock-up's parts (emblem, wordmark), each as its own RGBA logo: products
+    parts: tuple[np.ndarray, ...] = ()  # a lock-up's two parts (emblem, wordmark), each as its own RGBA logo: products
     # often show one without the other, which against the lock-up alone would read as a missing part
 
     def summary(self, source_size: tuple[int, int]) -> str:
@@ -81,11 +84,11 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
         what = "transparent file" if kind == "transparent" else f"{kind} background"
         raise ImageError(f"no logo found: nothing stands out from the {what}")
     mask_small, (x0, y0, x1, y1), groups = keep
+    sh, sw = small.shape[:2]
     if (kind == "transparent" and cfg.min_work <= max(h, w) <= cfg.max_side
-            and (x1 - x0) >= 0.7 * small.shape[1] and (y1 - y0) >= 0.7 * small.shape[0]):
+            and max(x0, y0, sw - x1, sh - y1) <= cfg.as_given_margin * max(sh, sw)):
         # a cropped transparent logo of a working size already is what extraction would make: kept as given
-        parts = _parts(image, cfg) if len(groups) > 1 and not _sheet(groups) else ()
-        parts = parts if len(parts) > 1 else ()
+        parts = _parts(image, cfg) if len(groups) == 2 and not _sheet(groups) else ()
         notes = ["a transparent logo, cropped and of a working size already: kept as given"]
         if len(groups) > 1:
             notes.append(_groups_note(groups, parts))
@@ -124,8 +127,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     if max(x1 - x0, y1 - y0) / s < cfg.small_side:
         notes.append(f"the mark is only {round(max(x1 - x0, y1 - y0) / s)} px across: a larger file gives a "
                      f"better reference")
-    parts = _parts(out, cfg) if len(groups) > 1 and not _sheet(groups) else ()
-    parts = parts if len(parts) > 1 else ()
+    parts = _parts(out, cfg) if len(groups) == 2 and not _sheet(groups) else ()
     if len(groups) > 1:
         notes.append(_groups_note(groups, parts))
     return Extraction(out, box, kind, colour, len(groups), tuple(notes), parts)
@@ -360,10 +362,10 @@ def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
         part = rgba[y0:y1, x0:x1].copy()
         part[..., 3] = own[y0:y1, x0:x1]
-        if min(part.shape[:2]) < cfg.min_part:
+        if min(part.shape[:2]) < cfg.min_part or (part[..., 3] > 127).sum() < cfg.part_ink * ink.sum():
             return ()  # too small to stand alone: the lock-up stays the only reference
         out.append(part)
-    return tuple(out)
+    return tuple(out) if len(out) == 2 else ()
 
 
 __all__ = ["ExtractConfig", "Extraction", "extract_logo", "extraction_picture"]
