@@ -29,6 +29,21 @@ def test_each_channel_threshold_covers_genuine_variation_with_floor(logo_files):
     assert calibrate_brand(ink_from_rgba(rgba, 256), rgba, cfg) == r  # seeded: reproducible
 
 
+def test_calibration_renders_only_around_the_logo_and_stops_once_enough_aligned(logo_files):
+    from vision import synth
+    from vision.align import ink_from_rgba
+
+    rgba = load_image(logo_files["nike"], keep_alpha=True)
+    full = synth.photograph(rgba, np.random.default_rng(4))
+    near = synth.photograph(rgba, np.random.default_rng(4), window=0.75)
+    assert near.image.size < full.image.size / 2  # a fraction of the pixels ...
+    h, w = near.image.shape[:2]
+    assert (near.quad >= 0).all() and (near.quad[:, 0] <= w).all() and (near.quad[:, 1] <= h).all()  # ... the logo in
+    assert np.allclose(np.ptp(near.quad, axis=0), np.ptp(full.quad, axis=0))  # the same print, shifted
+    r = calibrate_brand(ink_from_rgba(rgba, 256), rgba, CalibrationConfig(samples=12, min_samples=6, enough=3))
+    assert r["samples"] == 6 and 6 - r["unaligned"] >= 3  # enough renders aligned: no more were made
+
+
 def test_tail_threshold():
     assert tail_threshold([0.0, 0.0, 0.0], 0.01) == 0.0
     rng = np.random.default_rng(0)
