@@ -185,8 +185,8 @@ def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(ga
     kills, committed = 0, []
     for _ in range(12):
         p = subprocess.Popen([sys.executable, str(script), str(gallery_copy)], start_new_session=True, env=env)
-        try:
-            p.wait(timeout=float(rng.uniform(0.1, 0.4) * took))
+        try:  # three kills at random moments, then the run is left to finish
+            p.wait(timeout=float(rng.uniform(0.2, 0.6) * took) if kills < 3 else 300)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
@@ -199,6 +199,6 @@ def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(ga
         break
     else:
         raise AssertionError("calibration never finished")
-    assert kills >= 3, "the runs were too quick to interrupt"
+    assert kills == 3
     assert committed == sorted(committed)  # a kill never loses a brand that was committed
     assert json.loads((gallery_copy / ".index" / CALIBRATION).read_text()) == want

@@ -52,6 +52,7 @@ class Extraction:
     notes: tuple[str, ...]  # what was done, in plain words, for the person registering the logo
     parts: tuple[np.ndarray, ...] = ()  # a lock-up's two parts (emblem, wordmark), each as its own RGBA logo: products
     # often show one without the other, which against the lock-up alone would read as a missing part
+    as_given: bool = False  # the file is already what extraction makes (cropped, transparent, of a working size)
 
     def summary(self, source_size: tuple[int, int]) -> str:
         """One line: what was kept of a file of (width, height) `source_size`."""
@@ -92,7 +93,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
         notes = ["a transparent logo, cropped and of a working size already: kept as given"]
         if len(groups) > 1:
             notes.append(_groups_note(groups, parts))
-        return Extraction(image.copy(), (0, 0, w, h), kind, None, len(groups), tuple(notes), parts)
+        return Extraction(image.copy(), (0, 0, w, h), kind, None, len(groups), tuple(notes), parts, as_given=True)
     pad = cfg.margin * max(x1 - x0, y1 - y0)
     bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s), min(float(w), (x1 + pad) / s), min(float(h), (y1 + pad) / s))
     box = (int(bx[0]), int(bx[1]), int(np.ceil(bx[2])), int(np.ceil(bx[3])))

@@ -289,16 +289,30 @@ def _stage(path: Path, kind: str, limits: LoadLimits, extract: ExtractConfig | N
         suffix = ".svg" if svg else SUFFIXES.get(image_format(path), ".img")
         if kind != "logo" or extract is None:
             return _Staged(data, sha256_bytes(data), suffix, path.name)
+        if not svg:
+            pixels = _straight(pixels)
         extraction = extract_logo(pixels, extract)
     except ImageError as e:
         raise ImageError(f"{path.name}: {e}; nothing was added") from None
     except OSError as e:
         raise ImageError(f"{path.name}: cannot read file: {e.strerror or e}; nothing was added") from None
-    png, *parts = (_png(rgba, path.name) for rgba in (extraction.rgba, *extraction.parts))
     kept = Kept(path.name, extraction, (pixels.shape[1], pixels.shape[0]),
                 extraction_picture(pixels, extraction) if picture else None)
-    return _Staged(png, sha256_bytes(png), ".png", path.name, (data, sha256_bytes(data), suffix), kept,
-                   tuple((p, sha256_bytes(p)) for p in parts))
+    parts = tuple((p, sha256_bytes(p)) for p in (_png(rgba, path.name) for rgba in extraction.parts))
+    if extraction.as_given and not svg:  # the file itself is the reference, byte for byte
+        return _Staged(data, sha256_bytes(data), suffix, path.name, None, kept, parts)
+    png = _png(extraction.rgba, path.name)
+    return _Staged(png, sha256_bytes(png), ".png", path.name, (data, sha256_bytes(data), suffix), kept, parts)
+
+
+def _straight(rgba: np.ndarray) -> np.ndarray:
+    """load_image's RGBA (colour composited on white) -> straight colour, as the file holds it: a reference is
+    composited again each time it is loaded, and twice would pale its anti-aliased edges."""
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    if a.min() >= 1.0:
+        return rgba
+    rgb = (rgba[..., :3].astype(np.float32) - 255.0 * (1.0 - a)) / np.maximum(a, 1.0 / 255.0)
+    return np.dstack([np.clip(rgb + 0.5, 0, 255).astype(np.uint8), rgba[..., 3]])
 
 
 def _png(rgba: np.ndarray, name: str) -> bytes:
