@@ -43,13 +43,11 @@ SCORE_VERSION = 32  # bump when verdict.divergence_score or the verification fee
 class CalibrationConfig:
     samples: int = 96  # at most this many genuine photos per logo reference (48 left fine-lined emblems, which
     # align 6 times in 48, with a handful of renders and their thresholds at the floor) ...
-    min_samples: int = 96  # ... and at least this many; more only while fewer than `enough` of them aligned (48 here
-    # made calibration twice as fast, and the synthetic benchmark's TPR at 1% false flags 0.63 -> 0.51: its tails
-    # are fitted on too few renders; see benchmarks/HISTORY.md)
+    min_samples: int = 96  # ... and at least this many; more only while fewer than `enough` of them aligned (48
+    # makes calibration about twice as fast; not measured apart from other changes, see benchmarks/HISTORY.md)
     enough: int = 40  # aligned genuine renders that make a tail fit
     window: float = 0.0  # > 0: each photo is made only around its logo (synth.photograph's window; 0.75 cuts a
-    # render from 45 to 15 ms). Off: on the synthetic benchmark it moved TPR at 1% by -0.04 (seen) / +0.05 (unseen),
-    # a new draw of the renders' noise, and one detection test's counterfeit then passed (benchmarks/HISTORY.md)
+    # render from 45 to 15 ms). Off until measured alone (benchmarks/HISTORY.md)
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
