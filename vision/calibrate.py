@@ -230,8 +230,9 @@ def refuse_in_worker_start() -> None:
                            "guard the script's top-level code with `if __name__ == '__main__':`")
 
 
-def calibrate_gallery(gallery: Gallery, cfg: CalibrationConfig = CalibrationConfig(), align_cfg: AlignConfig | None = None,
-                      progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict[str, float]]:
+def calibrate_gallery(gallery: Gallery, cfg: CalibrationConfig = CalibrationConfig(),
+                      align_cfg: AlignConfig | None = None, progress: Callable[[int, int, str], None] | None = None
+                      ) -> dict[str, dict[str, float]]:
     """Bring <gallery>/.index/calibration.json up to date and return {brand: {channel: threshold}}. Stale brands
     (new, or whose logos, wordmark, colours or the scoring changed) are calibrated in
     parallel, one process per CPU (cfg.workers), and each is committed to calibration.json (atomically) as soon as
@@ -243,7 +244,8 @@ def calibrate_gallery(gallery: Gallery, cfg: CalibrationConfig = CalibrationConf
     gone = set(stored) - {b.slug for b in brands}
     for slug in gone:
         del stored[slug]
-    stale = [b for b in brands if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
+    stale = [b for b in brands
+             if any(r.kind == "logo" for r in b.references) and not _fresh(stored.get(b.slug), b, cfg)]
     path = gallery.root / ".index" / CALIBRATION
     if gone and not stale:
         atomic_write_json(path, stored)

@@ -3,7 +3,8 @@
 Brands have what their marketing folder holds: JPEG logos on white, coloured, gradient or photo backgrounds,
 200 to 8,000 px wide, beside a wordmark. extract_logo finds the mark: a transparent file's alpha is its shape; an
 opaque file's background is modelled from its border (a flat colour, a smooth gradient, else a photo, separated
-by the colours its border lacks) and every pixel's distance from that model becomes alpha, as align.ink_mask reads an opaque logo. The
+by the colours its border lacks) and every pixel's distance from that model becomes alpha, as align.ink_mask
+reads an opaque logo. The
 mark (every component, so a lock-up of emblem and wordmark stays one reference) is cropped with a margin and brought
 to at most `max_side` pixels: more pixels add cost to calibration and alignment, not accuracy. What was done is
 said in `notes`, and a file that looks like a sheet of several logos says so.
@@ -95,7 +96,8 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
             notes.append(_groups_note(groups, parts))
         return Extraction(image.copy(), (0, 0, w, h), kind, None, len(groups), tuple(notes), parts, as_given=True)
     pad = cfg.margin * max(x1 - x0, y1 - y0)
-    bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s), min(float(w), (x1 + pad) / s), min(float(h), (y1 + pad) / s))
+    bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s),
+          min(float(w), (x1 + pad) / s), min(float(h), (y1 + pad) / s))
     box = (int(bx[0]), int(bx[1]), int(np.ceil(bx[2])), int(np.ceil(bx[3])))
     crop_rgb = rgb[box[1]:box[3], box[0]:box[2]]
     ch, cw = crop_rgb.shape[:2]
@@ -103,8 +105,8 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     size = (max(1, round(cw * t)), max(1, round(ch * t)))
     # the kept components' mask, grown a little, clears specks and the photo outside the mark
     keep_mask = cv2.dilate(mask_small.astype(np.uint8), np.ones((5, 5), np.uint8))
-    keep_mask = cv2.resize(keep_mask[int(box[1] * s):int(np.ceil(box[3] * s)), int(box[0] * s):int(np.ceil(box[2] * s))],
-                           size, interpolation=cv2.INTER_NEAREST) if keep_mask.size else None
+    keep_mask = keep_mask[int(box[1] * s):int(np.ceil(box[3] * s)), int(box[0] * s):int(np.ceil(box[2] * s))]
+    keep_mask = cv2.resize(keep_mask, size, interpolation=cv2.INTER_NEAREST) if keep_mask.size else None
     if kind == "transparent":
         out = _resize_rgba(np.dstack([crop_rgb, alpha_in[box[1]:box[3], box[0]:box[2]]]), size)
     else:
@@ -300,9 +302,10 @@ def _components(ink: np.ndarray, cfg: ExtractConfig, rgb: np.ndarray | None = No
     x1 = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in big)
     y1 = max(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in big)
     gap = max(1, round(cfg.group_gap * max(x1 - x0, y1 - y0)))
-    inside = [i for i in range(1, n) if i not in big and x0 - gap <= stats[i, cv2.CC_STAT_LEFT]
-              and stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] <= x1 + gap
-              and y0 - gap <= stats[i, cv2.CC_STAT_TOP] and stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] <= y1 + gap]
+    left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = left + stats[:, cv2.CC_STAT_WIDTH], top + stats[:, cv2.CC_STAT_HEIGHT]
+    inside = [i for i in range(1, n) if i not in big and x0 - gap <= left[i] and right[i] <= x1 + gap
+              and y0 - gap <= top[i] and bottom[i] <= y1 + gap]
     mask = np.isin(labels, big + inside)
     if inside:
         ys, xs = np.nonzero(mask)

@@ -194,9 +194,9 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
     the mark cropped, at most ExtractConfig.max_side) and stored as a PNG, the file itself kept under originals/
     for display (a lock-up's emblem and wordmark are stored as references of their own too); `extract=None` stores
     logos as given. `on_kept(Kept)` hears what was kept of each new logo, with its picture. `name`, `wordmark`,
-    `colors` and `codes` (trace-code formats) update the brand's details when given. Returns the new Brand. Re-adding an identical file is a no-op. A file
-    that is refused (ImageError, naming it) leaves the gallery unchanged. Caller holds no lock; this takes it. Does
-    not touch the index.
+    `colors` and `codes` (trace-code formats) update the brand's details when given. Returns the new Brand.
+    Re-adding an identical file is a no-op. A file that is refused (ImageError, naming it) leaves the gallery
+    unchanged. Caller holds no lock; this takes it. Does not touch the index.
     """
     check_slug(slug)
     if kind not in KINDS:
