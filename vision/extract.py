@@ -90,10 +90,8 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     if (kind == "transparent" and cfg.min_work <= max(h, w) <= cfg.max_side
             and max(x0, y0, sw - x1, sh - y1) <= cfg.as_given_margin * max(sh, sw)):
         # a cropped transparent logo of a working size already is what extraction would make: kept as given
-        parts = _parts(image, cfg) if len(groups) == 2 and not _sheet(groups) else ()
-        notes = ["a transparent logo, cropped and of a working size already: kept as given"]
-        if len(groups) > 1:
-            notes.append(_groups_note(groups, parts))
+        parts, said = _lockup(image, groups, cfg)
+        notes = ["a transparent logo, cropped and of a working size already: kept as given", *said]
         return Extraction(image.copy(), (0, 0, w, h), kind, None, len(groups), tuple(notes), parts, as_given=True)
     pad = cfg.margin * max(x1 - x0, y1 - y0)
     bx = (max(0.0, (x0 - pad) / s), max(0.0, (y0 - pad) / s),
@@ -130,19 +128,22 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     if max(x1 - x0, y1 - y0) / s < cfg.small_side:
         notes.append(f"the mark is only {round(max(x1 - x0, y1 - y0) / s)} px across: a larger file gives a "
                      f"better reference")
-    parts = _parts(out, cfg) if len(groups) == 2 and not _sheet(groups) else ()
-    if len(groups) > 1:
-        notes.append(_groups_note(groups, parts))
-    return Extraction(out, box, kind, colour, len(groups), tuple(notes), parts)
+    parts, said = _lockup(out, groups, cfg)
+    return Extraction(out, box, kind, colour, len(groups), tuple(notes + said), parts)
 
 
-def _groups_note(groups: list[tuple[int, int]], parts: tuple) -> str:
+def _lockup(rgba: np.ndarray, groups: list[tuple[int, int]], cfg: ExtractConfig) -> tuple[tuple, list[str]]:
+    """A kept logo of several groups of ink -> (its two parts when it is an emblem-and-wordmark lock-up, else (),
+    the note saying so or that it looks like a sheet of logos); ((), []) for one group."""
+    if len(groups) < 2:
+        return (), []
     sheet = _sheet(groups)
     if sheet:
-        return (f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register each logo "
-                f"from its own file")
-    return (f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one reference"
-            + (f", and each part as its own ({len(parts)})" if parts else ""))
+        return (), [f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register each "
+                    f"logo from its own file"]
+    parts = _parts(rgba, cfg) if len(groups) == 2 else ()
+    return parts, [f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one reference"
+                   + (f", and each part as its own ({len(parts)})" if parts else "")]
 
 
 def extraction_picture(image: np.ndarray, extraction: Extraction, height: int = 240) -> np.ndarray:
