@@ -40,7 +40,7 @@ from dataset import generate, registered_brands  # noqa: E402
 from vision import synth  # noqa: E402
 from vision.brands import WORDMARKS  # noqa: E402
 from vision.calibrate import CALIBRATION, CalibrationConfig, calibrate_gallery  # noqa: E402
-from vision.check import open_context  # noqa: E402
+from vision.check import CheckConfig, open_context  # noqa: E402
 from vision.embed import load_embedder  # noqa: E402
 from vision.forge import render_text  # noqa: E402
 from vision.gallery import Gallery, add_references  # noqa: E402
@@ -139,12 +139,14 @@ def peak_mb() -> tuple[float, float]:
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 
 
-_CALIBRATE = ("import sys\nfrom vision.calibrate import calibrate_gallery\nfrom vision.gallery import Gallery\n"
+_CALIBRATE = ("import sys\nfrom vision.calibrate import CalibrationConfig, calibrate_gallery\n"
+              "from vision.gallery import Gallery\n"
               "if __name__ == '__main__':\n    g = Gallery(sys.argv[1])\n    with g.locked():\n"
-              "        calibrate_gallery(g)\n")
+              "        calibrate_gallery(g, CalibrationConfig(window=float(sys.argv[2]), min_samples=int(sys.argv[3])))\n")
 
 
-def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.random.Generator, tmp: Path) -> dict:
+def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.random.Generator, tmp: Path,
+                cfg: CalibrationConfig) -> dict:
     """Calibrate `gallery` from nothing, SIGKILLing the run (and its workers) at random moments `kills` times, then
     let it finish: {"kills", "brands kept after each kill", "same": the final calibration equals `want`}."""
     (gallery / ".index" / CALIBRATION).unlink(missing_ok=True)
@@ -153,7 +155,8 @@ def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.rand
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT)}
     kept, n = [], 0
     while True:
-        p = subprocess.Popen([sys.executable, str(script), str(gallery)], start_new_session=True, env=env)
+        p = subprocess.Popen([sys.executable, str(script), str(gallery), str(cfg.window), str(cfg.min_samples)],
+                             start_new_session=True, env=env)
         try:
             p.wait(timeout=float(rng.uniform(0.02, 0.12) * took) if n < kills else None)
         except subprocess.TimeoutExpired:
@@ -170,8 +173,8 @@ def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.rand
     return {"kills": n, "brands_kept_after_each_kill": kept, "same_as_uninterrupted": got == want}
 
 
-def quality(gallery: Path, photos: Path, labels: dict, out: Path) -> dict:
-    ctx = open_context(gallery)
+def quality(gallery: Path, photos: Path, labels: dict, out: Path, cal_cfg: CalibrationConfig) -> dict:
+    ctx = open_context(gallery, config=CheckConfig(calibration=cal_cfg))  # the messy gallery's calibration, not a new one
     scan(ctx, photos, out, progress=sys.stderr.isatty())
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     pairs = [(r, labels[Path(r["path"]).stem]) for r in rows]
@@ -194,7 +197,11 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="12 brands, 3 kills, fewer listings")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
+    ap.add_argument("--window", type=float, default=CalibrationConfig.window, help="CalibrationConfig.window")
+    ap.add_argument("--min-samples", type=int, default=CalibrationConfig.min_samples,
+                    help="CalibrationConfig.min_samples")
     args = ap.parse_args()
+    cal_cfg = CalibrationConfig(window=args.window, min_samples=args.min_samples)
     n_brands, kills = (12, 3) if args.quick else (args.brands, args.kills)
     brands = registered_brands(n_brands // 2, n_brands - n_brands // 2)
     rng = np.random.default_rng(args.seed)
@@ -227,7 +234,7 @@ def main() -> int:
         refresh_index(messy, load_embedder())
         t_index = time.perf_counter() - t0 - t_add
         with messy.locked():
-            calibrate_gallery(messy, CalibrationConfig())
+            calibrate_gallery(messy, cal_cfg)
         t_cal = time.perf_counter() - t0 - t_add - t_index
         ready = time.perf_counter() - t0
         own, child = peak_mb()
@@ -237,13 +244,14 @@ def main() -> int:
               f"{t_cal * (os.cpu_count() or 1) / n_refs:.2f} s of a core each); peak memory {own:.0f} MB (this "
               f"process), {child:.0f} MB (largest worker)", flush=True)
         save_pictures(pictures, args.out / "onboarding_extraction.png")
-        want = json.loads((messy.root / ".index" / CALIBRATION).read_text())
-        copy = tmp / "killed"
-        shutil.copytree(messy.root, copy)
-        k = killed_runs(copy, want, kills, t_cal, rng, tmp)
-        print(f"calibration killed {k['kills']} times at random moments (brands kept after each: "
-              f"{k['brands_kept_after_each_kill']}); the run that finished equals the uninterrupted one: "
-              f"{k['same_as_uninterrupted']}", flush=True)
+        if kills:  # --kills 0: quality only
+            want = json.loads((messy.root / ".index" / CALIBRATION).read_text())
+            copy = tmp / "killed"
+            shutil.copytree(messy.root, copy)
+            k = killed_runs(copy, want, kills, t_cal, rng, tmp, cal_cfg)
+            print(f"calibration killed {k['kills']} times at random moments (brands kept after each: "
+                  f"{k['brands_kept_after_each_kill']}); the run that finished equals the uninterrupted one: "
+                  f"{k['same_as_uninterrupted']}", flush=True)
 
         clean_root = tmp / "clean"
         build_gallery(clean_root, brands)
@@ -253,8 +261,8 @@ def main() -> int:
         for item in generate(brands, n_gen, n_unb, n_unb, seed=args.seed):
             synth.save_rgb(photos / f"{item.name}.png", item.image)
             labels[item.name] = {"kind": item.kind, "brand": item.brand}
-        q_messy = quality(messy.root, photos, labels, args.out / "onboarding_messy_rows.jsonl")
-        q_clean = quality(clean_root, photos, labels, args.out / "onboarding_clean_rows.jsonl")
+        q_messy = quality(messy.root, photos, labels, args.out / "onboarding_messy_rows.jsonl", cal_cfg)
+        q_clean = quality(clean_root, photos, labels, args.out / "onboarding_clean_rows.jsonl", cal_cfg)
     print(f"{len(labels)} listings from the clean drawings      messy-file gallery   clean-drawing gallery   diff")
     for key in ("top1", "top1_genuine", "top1_counterfeit", "auc", "unbranded_no_match"):
         print(f"  {key:36s}{q_messy[key]:10.3f}{q_clean[key]:22.3f}{q_messy[key] - q_clean[key]:+11.3f}")
