@@ -118,7 +118,7 @@ def open_context(gallery: str | os.PathLike | None = None, model: str | None = N
     since it was written) is brought up to date and saved; one built by another embedder is refused. Brands not
     yet calibrated are calibrated first (a check never uses a brand without its thresholds); `progress(brands
     done, brands to do, slug)` hears each (calibrate.calibrate_gallery)."""
-    g = open_gallery(gallery)
+    g = open_gallery(gallery, or_demo=True)
     embedder = load_embedder(model, threads=threads)
     use_threads(threads)  # the OCR models' onnxruntime pool, like the embedder's
     config = with_model_similarity(config, embedder)

@@ -19,7 +19,17 @@ from .errors import ModelError
 from .fsio import sha256_file
 from .log import logger
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def data_dir(name: str) -> Path:
+    """A folder the package ships: inside it in an installed wheel (vision/<name>, pyproject's package-dir), beside
+    it in a checkout or an editable install (<repo>/<name>)."""
+    here = Path(__file__).resolve().parent
+    inside = here / name
+    return inside if inside.is_dir() else here.parent / name
+
+
+WEIGHTS_DIR = data_dir("weights")
 DEFAULT_MODEL = "logo_lite0"  # trained by vision.train; the ImageNet baseline stays for comparison
 
 

@@ -52,6 +52,12 @@ def gallery_root(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("AUTHCHECK_GALLERY") or "reference_gallery")
 
 
+def demo_gallery() -> Path:
+    """The demo gallery that ships with the package (24 brands; read-only where the package is installed)."""
+    from .embed import data_dir
+    return data_dir("reference_gallery")
+
+
 def slugify(name: str) -> str:
     """A brand slug made from a display name ("New Balance" -> "new-balance"); "" when nothing is left."""
     return re.sub(r"[^a-z0-9_-]+", "-", str(name).lower()).strip("-_")[:64].strip("-_")
@@ -137,6 +143,14 @@ class Gallery:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
+    def add(self, brand: str, files: Sequence[str | os.PathLike], kind: str = "logo", **details) -> Brand:
+        """Register `files` (logo files: raster or SVG, extracted from their background; or product photos with
+        kind="product") as references of `brand` (a slug), creating the folder and the brand as needed;
+        `details`: add_references' name, wordmark, colors, codes, extract, on_kept. Returns the brand. A bad
+        file raises ImageError and leaves the gallery as it was. Checks see the change when a Checker is opened
+        next (it indexes and calibrates what is new)."""
+        return add_references(self, brand, files, kind, **details)
+
     def brand_dir(self, slug: str) -> Path:
         return self.root / check_slug(slug)
 
@@ -176,8 +190,12 @@ class Gallery:
             yield
 
 
-def open_gallery(root: str | os.PathLike | None = None, must_exist: bool = True) -> Gallery:
+def open_gallery(root: str | os.PathLike | None = None, must_exist: bool = True, or_demo: bool = False) -> Gallery:
+    """The gallery at `root` (gallery_root). `or_demo` (checks, which only read it): the demo gallery when none is
+    named and ./reference_gallery does not exist; never for a gallery written to."""
     g = Gallery(gallery_root(root))
+    if or_demo and not g.root.is_dir() and root is None and not os.environ.get("AUTHCHECK_GALLERY"):
+        g = Gallery(demo_gallery())
     if must_exist and not g.root.is_dir():
         raise GalleryError(f"gallery folder {g.root} does not exist (create one with `authcheck gallery add`)")
     return g
