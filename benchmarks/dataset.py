@@ -17,6 +17,7 @@ import numpy as np
 from vision import forge, synth
 from vision.brands import EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, icon_pool, split
 
+
 @dataclass(frozen=True)
 class Item:
     name: str  # file stem

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from scale import run_scan, tree_rss_mb  # noqa: E402
+
 from tests.hostile import make_corpus  # noqa: E402
 
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}

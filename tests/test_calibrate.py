@@ -6,8 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.calibrate import (CALIBRATION, CalibrationConfig, calibrate_brand, calibrate_gallery, channel_threshold,
-                              fit_thresholds, load_thresholds, tail_threshold, thresholds_at)
+from vision.calibrate import (
+    CALIBRATION,
+    CalibrationConfig,
+    calibrate_brand,
+    calibrate_gallery,
+    channel_threshold,
+    fit_thresholds,
+    load_thresholds,
+    tail_threshold,
+    thresholds_at,
+)
 from vision.check import CheckConfig, open_context
 from vision.gallery import Gallery, add_references
 from vision.load import load_image

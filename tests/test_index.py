@@ -5,11 +5,23 @@ import json
 import numpy as np
 import pytest
 
+from vision.embed import load_embedder
 from vision.errors import GalleryError, IndexMismatchError
 from vision.gallery import Gallery, add_references, remove_brand
-from vision.embed import load_embedder
-from vision.index import (INDEX_DIR, MODELS_DIR, SIDECAR, VIEWS, Entry, RefIndex, index_folder, load_index,
-                          reference_views, save_index, sync_index, verify_index)
+from vision.index import (
+    INDEX_DIR,
+    MODELS_DIR,
+    SIDECAR,
+    VIEWS,
+    Entry,
+    RefIndex,
+    index_folder,
+    load_index,
+    reference_views,
+    save_index,
+    sync_index,
+    verify_index,
+)
 
 
 def _unit(rng, n, d):

@@ -9,8 +9,16 @@ from vision.geometry import Geometry
 from vision.index import Entry
 from vision.match import BrandHit
 from vision.record import COLUMNS, CheckRecord, row_to_csv
-from vision.verdict import (LOOKS_LIKE_RISK, RESOLVED_PX, VerdictConfig, decide, divergence_score, divergence_terms,
-                            score_to_risk, unverified_risk)
+from vision.verdict import (
+    LOOKS_LIKE_RISK,
+    RESOLVED_PX,
+    VerdictConfig,
+    decide,
+    divergence_score,
+    divergence_terms,
+    score_to_risk,
+    unverified_risk,
+)
 from vision.verify import Evidence
 from vision.wordmark import Reading
 

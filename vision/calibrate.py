@@ -11,6 +11,10 @@ when a brand's references change; thresholds for any false-flag rate follow from
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -30,13 +34,15 @@ from .gallery import Gallery
 from .load import load_image
 from .log import logger
 from .synth import PhotoStyle, photograph
-from .verdict import RESOLVED_PX, TERMS, VerdictConfig, confirmed, divergence_terms
+from .verdict import CHANNELS, RESOLVED_PX, TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
 from .wordmark import TextLine, reference_lines
 
 CALIBRATION = "calibration.json"
-SCORE_VERSION = 32  # bump when verdict.divergence_score or the verification feeding it changes: stored
-# thresholds then no longer apply
+# the code that makes a genuine render's divergence values: a change to what it does (not to its comments,
+# docstrings or layout) makes stored calibrations stale (code_version)
+VERIFICATION_CODE = ("align", "calibrate", "colour", "detail", "geometry", "materials", "synth", "verdict",
+                     "verify", "wordmark")
 
 
 @dataclass(frozen=True)
@@ -161,13 +167,35 @@ def load_thresholds(gallery: Gallery) -> dict:
         return {}
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the divergence channel table (verdict.CHANNELS) and of VERIFICATION_CODE's modules (code_hash):
+    what a stored calibration's values depend on besides the brand and the settings."""
+    sources = (importlib.util.find_spec(f"{__package__}.{m}").loader.get_source(f"{__package__}.{m}")
+               for m in VERIFICATION_CODE)
+    return hashlib.sha256((repr(CHANNELS) + "".join(map(code_hash, sources))).encode()).hexdigest()[:16]
+
+
+def code_hash(source: str) -> str:
+    """Hash of Python source as its syntax tree without docstrings: comments, docstrings and layout change no
+    value a calibration stores."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()
+
+
 def calibration_key(brand, cfg: CalibrationConfig) -> str:
-    """What a stored calibration was computed from: the brand's logo hashes and the settings."""
+    """What a stored calibration was computed from: the brand's logo hashes, its wordmark and colours, the code
+    (code_version) and the settings."""
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
     settings = (f"{cfg.samples}-{cfg.min_samples}-{cfg.enough}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}/"
                 f"{cfg.window}")  # not the rate: thresholds_at applies it
-    return "+".join(logos) + f"|{registered}@{SCORE_VERSION}/{settings}"
+    return "+".join(logos) + f"|{registered}@{code_version()}/{settings}"
 
 
 def _fresh(entry: dict | None, brand, cfg: CalibrationConfig) -> bool:

@@ -15,8 +15,15 @@ from typing import Callable
 import numpy as np
 
 from .align import AlignConfig, align_logo, grow_box, ink_from_rgba, mask_iou, mirrored
-from .calibrate import (CalibrationConfig, calibrate_gallery, load_thresholds, refuse_in_worker_start,
-                        stored_align_rates, stored_text, stored_thresholds)
+from .calibrate import (
+    CalibrationConfig,
+    calibrate_gallery,
+    load_thresholds,
+    refuse_in_worker_start,
+    stored_align_rates,
+    stored_text,
+    stored_thresholds,
+)
 from .candidates import Box, CandidateConfig, find_candidates
 from .codes import judge_codes, read_codes
 from .embed import Embedder, embed, embed_windows, load_embedder
@@ -30,8 +37,18 @@ from .record import CheckRecord
 from .reuse import ProductView, ReuseConfig, find_reuse, report_reuse, structure
 from .verdict import VerdictConfig, confirmed, decide, named_by_text, reads_other_text
 from .verify import Evidence, verify_brand
-from .wordmark import (TextLine, expected_text, names_in, normalise, other_text, read_lines, read_text, reads_as,
-                       reference_lines, use_threads)
+from .wordmark import (
+    TextLine,
+    expected_text,
+    names_in,
+    normalise,
+    other_text,
+    read_lines,
+    read_text,
+    reads_as,
+    reference_lines,
+    use_threads,
+)
 
 
 @dataclass(frozen=True)

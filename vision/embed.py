@@ -20,7 +20,6 @@ from .fsio import sha256_file
 from .log import logger
 
 
-
 def data_dir(name: str) -> Path:
     """A folder the package ships: inside it in an installed wheel (vision/<name>, pyproject's package-dir), beside
     it in a checkout or an editable install (<repo>/<name>)."""

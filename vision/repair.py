@@ -15,8 +15,18 @@ from pathlib import Path
 from .embed import Embedder
 from .errors import AuthcheckError, GalleryError
 from .fsio import atomic_write_json, is_temp_name, sha256_file
-from .gallery import (CONTENT_NAME, FOLDERS, KINDS, MANIFEST, SLUG, SUFFIXES, Brand, Gallery, Reference,
-                      uncommitted_brand)
+from .gallery import (
+    CONTENT_NAME,
+    FOLDERS,
+    KINDS,
+    MANIFEST,
+    SLUG,
+    SUFFIXES,
+    Brand,
+    Gallery,
+    Reference,
+    uncommitted_brand,
+)
 from .index import INDEX_DIR, load_index, refresh_index, verify_index
 from .log import logger
 

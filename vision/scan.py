@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from .check import CheckConfig, Context, check_image, open_context
+from .check import CheckConfig, Context, check_image
 from .errors import AuthcheckError
 from .log import logger
 from .record import CheckRecord

@@ -39,8 +39,17 @@ import numpy as np
 from . import forge
 from .brands import TRAIN_BRANDS, icon_pool
 from .embed import WEIGHTS_DIR, Manifest, letterbox
-from .export import (CELL_PX, LITE_MEAN, LITE_STD, WINDOW_CELLS, _torch, build_embedding_model, export_grid_onnx,
-                     export_onnx, model_from_onnx)
+from .export import (
+    CELL_PX,
+    LITE_MEAN,
+    LITE_STD,
+    WINDOW_CELLS,
+    _torch,
+    build_embedding_model,
+    export_grid_onnx,
+    export_onnx,
+    model_from_onnx,
+)
 from .fsio import atomic_write_json, sha256_file
 from .index import reference_views
 from .log import logger, setup_cli_logging

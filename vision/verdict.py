@@ -84,38 +84,72 @@ def reads_other_text(ev: Evidence) -> bool:
 RESOLVED_PX = 2.5  # strokes at least this many photo pixels wide: the print is resolved (calibrate.py)
 EDGE_PX = 0.1  # photo pixels by which blur and binarisation may move a stroke's edge (divergence_terms)
 
-TERMS = ("fidelity", "part_shift", "part_fit", "region", "stroke_thicker", "stroke_thinner", "mirror", "wordmark",
-         "colour_parts", "colour_palette")
+@dataclass(frozen=True)
+class Channel:
+    """One divergence channel: its value is max(0, measure - offset) / scale, so 0 is indistinguishable from the
+    reference and 1 is outside what photography did to genuine logos in the benchmark's measurements (calibration
+    then sets each brand's own threshold per channel)."""
+
+    name: str
+    offset: float  # the measure's genuine slack
+    scale: float  # the measure's units per unit of the channel
+    measure: str  # what is measured (the sign says which way diverges)
+    reason: str  # the reason a check gives, formatted with the evidence's values (_REASON_VALUES)
 
 
-def divergence_terms(ev: Evidence) -> list[tuple[str, float, str]]:
-    """The evidence channels as (name, value, reason): 0 = indistinguishable from the reference, each scaled so
-    that 1 is outside what photography did to genuine logos in the benchmark's measurements (calibration then
-    sets each brand's own per-channel threshold)."""
-    a, g, d, w, c = ev.alignment, ev.geometry, ev.detail, ev.wordmark, ev.colour
+# the table calibration, the score and the reasons read (calibrate.calibration_key hashes it): changing a row
+# re-calibrates every brand
+CHANNELS = (
+    Channel("fidelity", -0.97, 0.02, "-(tolerant ink overlap of the aligned reference)",
+            "logo overlaps its aligned reference only {fidelity:.0%}"),
+    Channel("part_shift", 0.012, 0.012, "largest shift of a logo part / logo size",
+            "logo part displaced by {max_shift:.0%} of the logo's size"),
+    Channel("part_fit", -0.85, 0.12, "-(lowest fit of a logo part)",
+            "a logo part differs in shape, size or angle (fits {worst_fit:.0%})"),
+    Channel("region", 0.012, 0.02, "largest differing region / reference ink area",
+            "a region of {blob_frac:.0%} of the logo's area differs from the reference"),
+    # two channels: small genuine prints lose thin strokes (ink ratio < 1) far more often than they gain ink
+    Channel("stroke_thicker", 0.1, 0.05, "log(ink ratio) - edge slack", "strokes {thicker:.0%} thicker than the reference"),
+    Channel("stroke_thinner", 0.1, 0.05, "-log(ink ratio) - edge slack",
+            "strokes {thinner:.0%} thinner than the reference"),
+    Channel("mirror", 0.02, 0.05, "overlap of the mirrored reference - overlap", "logo appears mirrored"),
+    Channel("wordmark", 0.0, 1 / 3, "edit distance of the wordmark read (legible reads only)",
+            "wordmark reads {read}, the genuine logo reads {expected}"),
+    Channel("colour_parts", 18.0, 10.0, "largest a*b* distance of a part's colour from the logo's",
+            "one part of the logo is printed in another colour than the rest (ink {ink})"),
+    Channel("colour_palette", 22.0, 10.0, "a*b* distance of the ink from the nearest registered colour",
+            "colour {ink} differs from the registered {nearest}"),
+)
+TERMS = tuple(c.name for c in CHANNELS)
+
+
+def _measures(ev: Evidence) -> tuple[dict[str, float], dict]:
+    """The evidence's measure per channel (0 where it was not measured) and the values its reasons quote."""
+    g, d, w, c = ev.geometry, ev.detail, ev.wordmark, ev.colour
     read = w is not None and w.score >= 0.6  # an illegible read is no evidence either way
     # blur and binarisation place each edge of a stroke w photo pixels wide only to within EDGE_PX, which moves
     # its ink area by up to 2 EDGE_PX / w: weight is judged beyond that (a genuine Opel ring 1.3 px wide read 30%
     # thicker, risk 0.76; a 6 px stroke keeps nearly the old 10% dead zone)
     weight = math.log(max(d.ink_ratio, 1e-3))
-    slack = 0.1 + 2.0 * EDGE_PX / max(ev.resolution, 1e-3)
-    return [
-        ("fidelity", max(0.0, 0.97 - ev.fidelity) / 0.02, f"logo overlaps its aligned reference only {ev.fidelity:.0%}"),
-        ("part_shift", max(0.0, g.max_shift - 0.012) / 0.012, f"logo part displaced by {g.max_shift:.0%} of the logo's size"),
-        ("part_fit", max(0.0, 0.85 - g.worst_fit) / 0.12, f"a logo part differs in shape, size or angle (fits {g.worst_fit:.0%})"),
-        ("region", max(0.0, d.blob_frac - 0.012) / 0.02, f"a region of {d.blob_frac:.0%} of the logo's area differs from the reference"),
-        # two channels: small genuine prints lose thin strokes (ink ratio < 1) far more often than they gain ink
-        ("stroke_thicker", max(0.0, weight - slack) / 0.05, f"strokes {d.ink_ratio - 1:.0%} thicker than the reference"),
-        ("stroke_thinner", max(0.0, -weight - slack) / 0.05,
-         f"strokes {1 - d.ink_ratio:.0%} thinner than the reference"),
-        ("mirror", max(0.0, ev.mirrored_quality - a.quality - 0.02) / 0.05, "logo appears mirrored"),
-        ("wordmark", 3.0 * w.edits if read else 0.0,
-         f"wordmark reads {w.read or '(nothing legible)'}, the genuine logo reads {w.expected}" if w else ""),
-        ("colour_parts", max(0.0, c.part_spread - 18.0) / 10.0 if c else 0.0,
-         f"one part of the logo is printed in another colour than the rest (ink {c.ink})" if c else ""),
-        ("colour_palette", max(0.0, c.off_palette - 22.0) / 10.0 if c else 0.0,
-         f"colour {c.ink} differs from the registered {c.nearest}" if c else ""),
-    ]
+    edge = 2.0 * EDGE_PX / max(ev.resolution, 1e-3)
+    measures = {"fidelity": -ev.fidelity, "part_shift": g.max_shift, "part_fit": -g.worst_fit,
+                "region": d.blob_frac, "stroke_thicker": weight - edge, "stroke_thinner": -weight - edge,
+                "mirror": ev.mirrored_quality - ev.alignment.quality, "wordmark": w.edits if read else 0.0,
+                "colour_parts": c.part_spread if c else 0.0, "colour_palette": c.off_palette if c else 0.0}
+    quoted = {"fidelity": ev.fidelity, "max_shift": g.max_shift, "worst_fit": g.worst_fit, "blob_frac": d.blob_frac,
+              "thicker": d.ink_ratio - 1, "thinner": 1 - d.ink_ratio,
+              "read": (w.read or "(nothing legible)") if w else "", "expected": w.expected if w else "",
+              "ink": c.ink if c else "", "nearest": c.nearest if c else ""}
+    return measures, quoted
+
+
+def divergence_terms(ev: Evidence) -> list[tuple[str, float, str]]:
+    """The evidence channels (CHANNELS, in order) as (name, value, reason) of an aligned logo; a channel whose
+    part of the evidence is absent (no wordmark, no colour) is 0 with reason ""."""
+    measures, quoted = _measures(ev)
+    absent = {"wordmark": ev.wordmark is None, "colour_parts": ev.colour is None, "colour_palette": ev.colour is None}
+    return [(ch.name, max(0.0, measures[ch.name] - ch.offset) / ch.scale,
+             "" if absent.get(ch.name) else ch.reason.format(**quoted)) for ch in CHANNELS]
 
 
 def divergence_score(ev: Evidence, thresholds: dict[str, float] | None = None) -> tuple[float, list[str]]:

@@ -11,8 +11,18 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .align import (AlignConfig, Alignment, align_logo, align_without_a_piece, grow_box, hull_overlap, mask_f, mirrored,
-                    to_grey, view_problem)
+from .align import (
+    AlignConfig,
+    Alignment,
+    align_logo,
+    align_without_a_piece,
+    grow_box,
+    hull_overlap,
+    mask_f,
+    mirrored,
+    to_grey,
+    view_problem,
+)
 from .candidates import Box
 from .colour import Colour, compare_colours
 from .detail import Detail, divergence, ink_extent, stroke_px
