@@ -58,32 +58,33 @@ def tpr_at(pos: list[float], neg: list[float], fpr: float) -> float:
 
 
 def top1(pairs: list[tuple[dict, dict]]) -> float:
-    return float(np.mean([r["brand"] == l["brand"] for r, l in pairs])) if pairs else float("nan")
+    return float(np.mean([r["brand"] == lab["brand"] for r, lab in pairs])) if pairs else float("nan")
 
 
 def metrics(rows: list[dict], labels: dict[str, dict]) -> dict:
     out = {}
     for part in ("train", "eval"):
         rs = [(r, labels[r["_name"]]) for r in rows if labels[r["_name"]]["split"] == part]
-        branded = [(r, l) for r, l in rs if l["kind"] in ("genuine", "counterfeit")]
-        gen = [r for r, l in rs if l["kind"] == "genuine"]
-        fake = [(r, l) for r, l in rs if l["kind"] == "counterfeit"]
+        branded = [(r, lab) for r, lab in rs if lab["kind"] in ("genuine", "counterfeit")]
+        gen = [r for r, lab in rs if lab["kind"] == "genuine"]
+        fake = [(r, lab) for r, lab in rs if lab["kind"] == "counterfeit"]
         risk = lambda r: r["risk"] if r["risk"] is not None else 1.0
         pos, neg = [risk(r) for r, _ in fake], [risk(r) for r in gen]
         fam = defaultdict(list)
-        for r, l in fake:
-            fam[l["family"]].append(r["verdict"] == "suspect")
+        for r, lab in fake:
+            fam[lab["family"]].append(r["verdict"] == "suspect")
         out[part] = {
             "listings": len(rs),
             "brand_top1": top1(branded),
             # a counterfeit that no longer aligns is often no_match: the genuine listings' figure shows what the
             # brand search itself reaches
-            "brand_top1_genuine": top1([(r, l) for r, l in branded if l["kind"] == "genuine"]),
+            "brand_top1_genuine": top1([(r, lab) for r, lab in branded if lab["kind"] == "genuine"]),
             "brand_top1_counterfeit": top1(fake),
             "auc": auc(pos, neg), "tpr_at_1pct": tpr_at(pos, neg, 0.01), "tpr_at_2pct": tpr_at(pos, neg, 0.02),
             "genuine_flagged": float(np.mean([r["verdict"] == "suspect" for r in gen])) if gen else float("nan"),
             "genuine_consistent": float(np.mean([r["verdict"] == "consistent" for r in gen])) if gen else float("nan"),
-            "genuine_unaligned": float(np.mean([not (r.get("alignment") or {}).get("aligned") for r in gen])) if gen else float("nan"),
+            "genuine_unaligned": float(np.mean([not (r.get("alignment") or {}).get("aligned") for r in gen]))
+            if gen else float("nan"),
             "family_tpr": {k: float(np.mean(v)) for k, v in sorted(fam.items())},
         }
     unb = [r for r in rows if labels[r["_name"]]["kind"] == "unbranded"]

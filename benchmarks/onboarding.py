@@ -142,7 +142,8 @@ def peak_mb() -> tuple[float, float]:
 _CALIBRATE = ("import sys\nfrom vision.calibrate import CalibrationConfig, calibrate_gallery\n"
               "from vision.gallery import Gallery\n"
               "if __name__ == '__main__':\n    g = Gallery(sys.argv[1])\n    with g.locked():\n"
-              "        calibrate_gallery(g, CalibrationConfig(window=float(sys.argv[2]), min_samples=int(sys.argv[3])))\n")
+              "        cfg = CalibrationConfig(window=float(sys.argv[2]), min_samples=int(sys.argv[3]))\n"
+              "        calibrate_gallery(g, cfg)\n")
 
 
 def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.random.Generator, tmp: Path,
@@ -174,7 +175,8 @@ def killed_runs(gallery: Path, want: dict, kills: int, took: float, rng: np.rand
 
 
 def quality(gallery: Path, photos: Path, labels: dict, out: Path, cal_cfg: CalibrationConfig) -> dict:
-    ctx = open_context(gallery, config=CheckConfig(calibration=cal_cfg))  # the messy gallery's calibration, not a new one
+    # the calibration settings the messy gallery was calibrated with, not a new calibration
+    ctx = open_context(gallery, config=CheckConfig(calibration=cal_cfg))
     scan(ctx, photos, out, progress=sys.stderr.isatty())
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     pairs = [(r, labels[Path(r["path"]).stem]) for r in rows]
@@ -213,8 +215,8 @@ def main() -> int:
         files = [messy_file(slug, i, rng, files_dir) for i, slug in enumerate(brands)]
         mb = sum(p.stat().st_size for p, _ in files) / 1e6
         print(f"{len(files)} brand files, {mb:.1f} MB: " + ", ".join(
-            f"{k} {sum(1 for _, d in files if d[k2] == k)}" for k2, ks in (("format", ("jpeg", "cmyk", "palette", "svg")),
-                                                                            ("background", BACKGROUNDS)) for k in ks)
+            f"{k} {sum(1 for _, d in files if d[k2] == k)}"
+            for k2, ks in (("format", ("jpeg", "cmyk", "palette", "svg")), ("background", BACKGROUNDS)) for k in ks)
             + f", lock-ups {sum(d['lockup'] for _, d in files)}", flush=True)
 
         messy = Gallery(tmp / "messy")
@@ -244,6 +246,7 @@ def main() -> int:
               f"{t_cal * (os.cpu_count() or 1) / n_refs:.2f} s of a core each); peak memory {own:.0f} MB (this "
               f"process), {child:.0f} MB (largest worker)", flush=True)
         save_pictures(pictures, args.out / "onboarding_extraction.png")
+        k = None
         if kills:  # --kills 0: quality only
             want = json.loads((messy.root / ".index" / CALIBRATION).read_text())
             copy = tmp / "killed"

@@ -7,7 +7,8 @@ on), its `tune` split and all photos, then a per-stage diagnosis of the genuine 
 
 Diagnosis, per split: did a candidate region cover the labelled logo box (IoU >= 0.5, or the box holds the logo
 with at most 4x its area), was the brand among the record's top-5 candidates / first, did its logo align, was it
-named by reading its name (check.read_names), what the records say when flagged or missed. The photos never leave the data folder (they carry no redistribution licence).
+named by reading its name (check.read_names), what the records say when flagged or missed.
+The photos never leave the data folder (they carry no redistribution licence).
 """
 
 from __future__ import annotations

@@ -175,7 +175,8 @@ def main() -> None:
             make_photos(tmp / "photos", args.photos, (640, 480), seed=7)
             print(f"(b) scan throughput, {args.photos} photos 640x480 (3/4 with a logo), verification on, "
                   f"{len(os.listdir(gallery)) - 1} brands:")
-            print("    (rate over the whole run incl. start-up; steady = the last half of the rows / the time they took)")
+            print("    (rate over the whole run incl. start-up; steady = the last half of the rows / the time "
+                  "they took)")
             runs = [(w, None) for w in sorted({1, cores})]
             for model in args.models:  # the faster, less accurate options: each with its own index, built first
                 if not resolve_manifest(model).is_file():

@@ -42,7 +42,8 @@ HOSTILE_SVG = {
                      "outside the file"),
     "xlink.svg": (LOGO_SVG.replace('<svg ', '<svg xmlns:xlink="http://www.w3.org/1999/xlink" ').replace(
         "</svg>", '<use xlink:href="other.svg#a"/></svg>'), "outside the file"),
-    "css_url.svg": (LOGO_SVG.replace('fill="#d22"', 'style="fill:url(http://example.com/p.svg#g)"'), "outside the file"),
+    "css_url.svg": (LOGO_SVG.replace('fill="#d22"', 'style="fill:url(http://example.com/p.svg#g)"'),
+                    "outside the file"),
     "import.svg": (LOGO_SVG.replace("</svg>", "<style>@import url(x.css);</style></svg>"), "@import"),
     "entities.svg": ('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
                      + LOGO_SVG.replace("</svg>", "<text>&b;</text></svg>"), "entities"),

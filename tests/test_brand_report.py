@@ -28,7 +28,8 @@ def _rows(tmp_path):
 
 def test_summary_chart_sheet_and_page(tmp_path):
     rows = _rows(tmp_path)
-    assert reason_pattern("logo part displaced by 12% of the logo's size") == "logo part displaced by N% of the logo's size"
+    pattern = reason_pattern("logo part displaced by 12% of the logo's size")
+    assert pattern == "logo part displaced by N% of the logo's size"
     s = summarise(rows, "samsung")
     assert s.counts == {"suspect": 3, "consistent": 6} and s.name == "Samsung"
     assert s.reasons.most_common(1)[0][1] == 3  # the three displacements count as one kind

@@ -109,7 +109,8 @@ def test_scan_with_the_window_grid_embedder(cli_gallery, photos, tmp_path):
     out = tmp_path / "rows.jsonl"
     r = run_cli("scan", str(photos), "--out", str(out), "--gallery", str(gallery), "--model", "logo_lite0_fast_int8")
     assert r.returncode == 0, r.stderr
-    assert "updating it" in r.stderr and (gallery / ".index" / "models" / "logo_lite0_fast_int8" / "index.json").is_file()
+    assert "updating it" in r.stderr
+    assert (gallery / ".index" / "models" / "logo_lite0_fast_int8" / "index.json").is_file()
     assert (gallery / ".index" / "index.json").read_bytes() == first  # the default model's index is untouched
     by_name = {row["path"].rsplit("/", 1)[-1]: row for row in map(json.loads, out.read_text().splitlines())}
     for name in ("starbucks", "adidas", "nike"):
@@ -146,7 +147,8 @@ def test_false_flag_rate_option(cli_gallery, photos):
     assert r.returncode == 2 and "between 0 and 0.5" in r.stderr
     calibration = cli_gallery / ".index" / "calibration.json"
     before = calibration.read_bytes()
-    r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(cli_gallery), "--false-flag-rate", "0.005")
+    r = run_cli("check", str(photos / "nike.jpg"), "--json", "--gallery", str(cli_gallery),
+                "--false-flag-rate", "0.005")
     assert r.returncode == 0 and json.loads(r.stdout)["brand"] == "nike", r.stderr
     assert "calibrating" not in r.stderr and calibration.read_bytes() == before  # thresholds from the stored tails
 

@@ -42,7 +42,8 @@ def test_the_mark_is_found_on_its_background(background):
         bg = np.full((h, w, 3), (200, 30, 40), np.uint8)
     elif background == "gradient":
         t = np.linspace(0, 1, h)[:, None, None]
-        bg = np.broadcast_to(np.array([30, 60, 200]) * (1 - t) + np.array([240, 240, 255]) * t, (h, w, 3)).astype(np.uint8)
+        bg = np.broadcast_to(np.array([30, 60, 200]) * (1 - t) + np.array([240, 240, 255]) * t,
+                             (h, w, 3)).astype(np.uint8)
     else:  # a logo over a photo (a banner): the generator's cluttered scene, blurred and noisy like a camera's
         import cv2
 

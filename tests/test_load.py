@@ -57,7 +57,8 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def _png_header(w, h):
     """A tiny PNG whose header claims w x h pixels: a decompression bomb's calling card."""
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("content,message", [

@@ -28,8 +28,8 @@ def _qr(text: str, scale: int = 4) -> np.ndarray:
 def _matrix(text: str, fmt: str) -> np.ndarray:
     import zxingcpp
 
-    img = np.asarray(zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(text, getattr(zxingcpp.BarcodeFormat, fmt)),
-                                                     scale=4, add_quiet_zones=True))
+    code = zxingcpp.create_barcode(text, getattr(zxingcpp.BarcodeFormat, fmt))
+    img = np.asarray(zxingcpp.write_barcode_to_image(code, scale=4, add_quiet_zones=True))
     return np.dstack([img] * 3) if img.ndim == 2 else img[..., :3]
 
 

@@ -73,7 +73,8 @@ def test_verification_beats_similarity_for_the_brand():
 
 def test_each_divergence_gives_suspect_with_its_reason():
     cases = {"displaced": dict(shift=0.08), "shape, size or angle": dict(fit=0.4), "differs from the reference":
-             dict(blob=0.1), "thicker": dict(ink=1.5), "thinner": dict(ink=0.6), "mirrored": dict(quality=0.9, mirror=0.99),
+             dict(blob=0.1), "thicker": dict(ink=1.5), "thinner": dict(ink=0.6),
+             "mirrored": dict(quality=0.9, mirror=0.99),
              "overlaps its aligned reference only": dict(quality=0.82)}
     for words, kw in cases.items():
         r = decide("p.jpg", [hit("nike", 0.8)], {"nike": evidence("nike", **kw)}, {}, CFG)

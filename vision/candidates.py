@@ -33,7 +33,8 @@ def find_candidates(image: np.ndarray, cfg: CandidateConfig = CandidateConfig(),
     `windows`) the window grid. Without it, the grid is left to an embedder that pools it (embed.embed_windows)."""
     h, w = image.shape[:2]
     scale = min(1.0, cfg.max_side / max(h, w))
-    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small = (cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1
+             else image)
     sh, sw = small.shape[:2]
     boxes: list[tuple[float, Box]] = [(np.inf, (0, 0, sw, sh))]
     boxes += _edge_clusters(small, cfg)

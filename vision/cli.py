@@ -18,8 +18,11 @@ from .log import logger, setup_cli_logging
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gallery", metavar="DIR", help="reference gallery (default: $AUTHCHECK_GALLERY or ./reference_gallery)")
-    p.add_argument("--model", help="embedder name in weights/ or manifest path (default: $AUTHCHECK_MODEL or the shipped model)")
+    p.add_argument("--gallery", metavar="DIR",
+                   help="reference gallery (default: $AUTHCHECK_GALLERY, else ./reference_gallery, else for checks "
+                        "the demo gallery that ships with the package)")
+    p.add_argument("--model",
+                   help="embedder name in weights/ or manifest path (default: $AUTHCHECK_MODEL or the shipped model)")
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)")
     p.add_argument("-v", "--verbose", action="count", default=0)
 
@@ -77,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["logo", "product"], default="logo")
     p.add_argument("--wordmark", help="text of the brand's wordmark, e.g. SAMSUNG ('' to clear)")
     p.add_argument("--name", help="display name, e.g. 'New Balance'")
-    p.add_argument("--color", action="append", dest="colors", metavar="#RRGGBB", help="registered brand colour (repeatable)")
+    p.add_argument("--color", action="append", dest="colors", metavar="#RRGGBB",
+                   help="registered brand colour (repeatable)")
     p.add_argument("--code-format", action="append", dest="codes", metavar="REGEX",
                    help="registered trace-code format: a regular expression a QR/DataMatrix/barcode text must match "
                         "in full, e.g. 'https://(www\\.)?nike\\.com/.+' (repeatable)")

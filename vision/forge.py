@@ -164,7 +164,8 @@ def _local_warp(rgba: np.ndarray, rng: np.random.Generator, size: float) -> np.n
 
 
 def font_path() -> str | None:
-    for p in ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+    fonts = "/usr/share/fonts/truetype/dejavu"
+    for p in (f"{fonts}/DejaVuSans-Bold.ttf", f"{fonts}/DejaVuSans.ttf"):
         if Path(p).is_file():
             return p
     return None

@@ -23,7 +23,8 @@ from .record import VERDICT_COLOURS
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}img{max-height:140px;max-width:220px}
-.badge{color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}.small{color:#666;font-size:90%}"""
+.badge{color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}
+.small{color:#666;font-size:90%}"""
 
 
 def _review_order(r: dict) -> tuple:

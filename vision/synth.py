@@ -239,7 +239,8 @@ def photograph(logo_rgba: np.ndarray | None, rng: np.random.Generator, style: Ph
     gx, gy = rng.uniform(-1, 1, size=2)
     lx, ly = np.linspace(-1, 1, w, dtype=np.float32), np.linspace(-1, 1, h, dtype=np.float32)
     if windowed:  # the whole photo's lighting, over the window
-        lx, ly = np.linspace(-1, 1, frame_w, dtype=np.float32)[wx0:wx1], np.linspace(-1, 1, frame_h, dtype=np.float32)[wy0:wy1]
+        lx = np.linspace(-1, 1, frame_w, dtype=np.float32)[wx0:wx1]
+        ly = np.linspace(-1, 1, frame_h, dtype=np.float32)[wy0:wy1]
     light = 1.0 + style.light * rng.uniform(0, 1) * (lx[None, :] * gx + ly[:, None] * gy)
     cast = rng.uniform(0.88, 1.12, size=3).astype(np.float32)
     img = img * light[..., None] * cast

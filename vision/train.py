@@ -126,7 +126,8 @@ def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
     side = max(x1 - x0, y1 - y0)
     if rng.random() < 0.25:  # a loose square window that merely contains the logo
         s = side * rng.uniform(1.3, 2.2)
-        cx, cy = (x0 + x1) / 2 + rng.uniform(-0.25, 0.25) * (s - side), (y0 + y1) / 2 + rng.uniform(-0.25, 0.25) * (s - side)
+        cx = (x0 + x1) / 2 + rng.uniform(-0.25, 0.25) * (s - side)
+        cy = (y0 + y1) / 2 + rng.uniform(-0.25, 0.25) * (s - side)
         x0, y0, x1, y1 = cx - s / 2, cy - s / 2, cx + s / 2, cy + s / 2
     else:  # an edge-cluster box: tight plus an uneven margin
         m = rng.uniform(-0.03, 0.35, size=4) * side

@@ -109,7 +109,8 @@ CHANNELS = (
     Channel("region", 0.012, 0.02, "largest differing region / reference ink area",
             "a region of {blob_frac:.0%} of the logo's area differs from the reference"),
     # two channels: small genuine prints lose thin strokes (ink ratio < 1) far more often than they gain ink
-    Channel("stroke_thicker", 0.1, 0.05, "log(ink ratio) - edge slack", "strokes {thicker:.0%} thicker than the reference"),
+    Channel("stroke_thicker", 0.1, 0.05, "log(ink ratio) - edge slack",
+            "strokes {thicker:.0%} thicker than the reference"),
     Channel("stroke_thinner", 0.1, 0.05, "-log(ink ratio) - edge slack",
             "strokes {thinner:.0%} thinner than the reference"),
     Channel("mirror", 0.02, 0.05, "overlap of the mirrored reference - overlap", "logo appears mirrored"),
@@ -343,8 +344,8 @@ def _record(path, verdict, hit: BrandHit, ev: Evidence | None, name, cands, risk
                       similarity=hit.similarity, reference=ev.reference if ev else f"{hit.brand}/{hit.entry.file}",
                       box=list(ev.box if ev else hit.box), candidates=cands, reasons=list(reasons))
     if ev is not None:
-        rec.alignment = {"aligned": ev.aligned, "method": ev.alignment.method, "quality": round(ev.alignment.quality, 4),
-                         "inliers": ev.alignment.inliers}
+        rec.alignment = {"aligned": ev.aligned, "method": ev.alignment.method,
+                         "quality": round(ev.alignment.quality, 4), "inliers": ev.alignment.inliers}
         if ev.aligned:
             rec.alignment["homography"] = [[round(float(v), 6) for v in row] for row in ev.alignment.H]
     return rec

@@ -151,7 +151,8 @@ def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words
     found: dict[str, tuple[int, TextLine]] = {}
     for line in lines:
         words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", line.text) if normalise(w)]
-        runs = {"".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + max_words) + 1)}
+        runs = {"".join(words[i:j]) for i in range(len(words))
+                for j in range(i + 1, min(len(words), i + max_words) + 1)}
         for brand, wanted in names.items():
             for name in map(normalise, wanted):
                 if len(name) < 2 or not any(r == name or (len(name) > 4 and abs(len(r) - len(name)) <= 1
