@@ -84,3 +84,22 @@ def test_import_vision_is_light():
                         "print(sorted(m for m in ('torch', 'gradio', 'ray', 'onnxruntime', 'faiss') "
                         "if m in sys.modules))"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_the_readme_shows_this_api_first_and_it_runs(tmp_path):
+    """The README's first code block after Install is the three-line API, and it runs as written (in a folder
+    holding the demo gallery's copy as ./reference_gallery and a listing.jpg)."""
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 300
+    after_install = readme[readme.index("## Install"):]
+    blocks = re.findall(r"```python\n(.*?)```", after_install, re.S)
+    assert blocks and blocks[0].startswith("from vision import Checker"), blocks[:1]
+    shutil.copytree(ROOT / "reference_gallery", tmp_path / "reference_gallery", ignore=shutil.ignore_patterns(".lock"))
+    shutil.copy(ROOT / "examples" / "listings" / "adidas_bag.jpg", tmp_path / "listing.jpg")
+    r = subprocess.run([sys.executable, "-c", blocks[0] + "\nprint(row.verdict, row.brand)"], capture_output=True,
+                       text=True, cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["consistent", "adidas"]
