@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from dataset import generate, logo, registered_brands  # noqa: E402
 
 from vision import synth  # noqa: E402
-from vision.brands import WORDMARKS  # noqa: E402
 from vision.check import open_context  # noqa: E402
 from vision.gallery import Gallery, add_references  # noqa: E402
 from vision.scan import scan  # noqa: E402
+from vision.train.brands import WORDMARKS  # noqa: E402
 
 
 def build_gallery(root: Path, brands: list[str]) -> None:

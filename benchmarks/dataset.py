@@ -2,7 +2,7 @@
 
 Genuine: the brand's logo printed on a product and photographed (vision.synth.photograph: perspective tilt,
 rotation, scale, lighting gradient, colour cast, blur, noise, JPEG 50-95, clutter). Counterfeit: the same
-photography of the logo altered by a family of vision.forge, printed at the genuine logo's scale (the forging
+photography of the logo altered by a family of vision.train.forge, printed at the genuine logo's scale (the forging
 margin is cropped off again); no "mirrored" counterfeit of a mirror-symmetric logo. Unbranded: a product with no
 logo, or with the logo of a brand that is not registered. Everything is drawn from one seed.
 """
@@ -14,8 +14,9 @@ from typing import Iterator
 
 import numpy as np
 
-from vision import forge, synth
-from vision.brands import EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, icon_pool, split
+from vision import synth
+from vision.train import forge
+from vision.train.brands import EVAL_BRANDS, TRAIN_BRANDS, WORDMARKS, icon_pool, split
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Embedder benchmark: retrieval of the right brand from one reference logo per brand, under the accuracy
 benchmark's photography, for each shipped embedder (ImageNet baseline, trained fp32, trained int8).
 
-The gallery holds every brand of vision.brands.BRANDS (seen and unseen), one logo each, in the index's three views.
+The gallery holds every brand of vision.train.brands.BRANDS (seen and unseen), one logo each, in the index's
+three views.
 Queries are generated listing photos of the unseen (eval) brands, and for reference of the seen ones:
   * crop: the logo's true box with a margin (the embedder alone);
   * photo: the whole photo through the check path's candidates + k-NN (check.embed_regions, match_brands): crops,
     or grid windows pooled from one pass of the trunk where the model has a window grid.
 A third set, "altered", photographs unseen brands' logos altered by a random geometric counterfeit family
-(vision.forge: a part moved, scaled, turned or missing, mirrored, strokes, local warp, a part recoloured,
+(vision.train.forge: a part moved, scaled, turned or missing, mirrored, strokes, local warp, a part recoloured,
 lookalike): retrieval must still name the imitated brand, or verification never compares the knock-off with it.
 Prints recall@1 and recall@5 of the brand for each model.
 
@@ -28,13 +29,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vision import forge, synth  # noqa: E402
-from vision.brands import BRANDS, EVAL_BRANDS, TRAIN_BRANDS  # noqa: E402
+from vision import synth  # noqa: E402
 from vision.candidates import CandidateConfig  # noqa: E402
 from vision.check import embed_regions  # noqa: E402
 from vision.embed import WEIGHTS_DIR, embed, load_embedder  # noqa: E402
 from vision.index import Entry, RefIndex, reference_views  # noqa: E402
 from vision.match import match_brands  # noqa: E402
+from vision.train import forge  # noqa: E402
+from vision.train.brands import BRANDS, EVAL_BRANDS, TRAIN_BRANDS  # noqa: E402
 
 
 def queries(brands: list[str], per_brand: int, seed: int,

@@ -74,7 +74,7 @@ def build_gallery(gallery_dir: Path) -> None:
 
 
 def build_listings(listings_dir: Path) -> None:
-    from vision.forge import forge
+    from vision.train.forge import forge
 
     if listings_dir.exists():
         shutil.rmtree(listings_dir)

@@ -38,14 +38,14 @@ from accuracy import auc, build_gallery, top1  # noqa: E402
 from dataset import generate, registered_brands  # noqa: E402
 
 from vision import synth  # noqa: E402
-from vision.brands import WORDMARKS  # noqa: E402
 from vision.calibrate import CALIBRATION, CalibrationConfig, calibrate_gallery  # noqa: E402
 from vision.check import CheckConfig, open_context  # noqa: E402
 from vision.embed import load_embedder  # noqa: E402
-from vision.forge import render_text  # noqa: E402
 from vision.gallery import Gallery, add_references  # noqa: E402
 from vision.index import refresh_index  # noqa: E402
 from vision.scan import scan  # noqa: E402
+from vision.train.brands import WORDMARKS  # noqa: E402
+from vision.train.forge import render_text  # noqa: E402
 
 BACKGROUNDS = ("white", "colour", "gradient", "photo")
 FORMATS = ("jpeg", "cmyk", "palette", "jpeg", "svg")

@@ -86,7 +86,7 @@ def index_bench(n: int, dim: int, queries: int = 500) -> None:
 
 def make_photos(folder: Path, n: int, size: tuple[int, int], seed: int) -> None:
     from vision import synth
-    from vision.brands import BRANDS
+    from vision.train.brands import BRANDS
 
     rng = np.random.default_rng(seed)
     slugs = [b for b in ("nike", "adidas", "samsung", "puma", "starbucks", "dell", "sony", "fila") if b in BRANDS]

@@ -41,7 +41,7 @@ def worker(kind: str, model: str, threads: int, seconds: float) -> dict:
     if kind == "torch":
         import torch
 
-        from vision.export import build_embedding_model
+        from vision.train.export import build_embedding_model
 
         torch.set_num_threads(threads)
         train = (m.extra or {}).get("train")

@@ -6,7 +6,7 @@ import pytest
 
 from vision import synth
 from vision.align import AlignConfig, _plausible, align_logo, align_without_a_piece, ink_from_rgba
-from vision.forge import parts
+from vision.train.forge import parts
 
 CFG = AlignConfig()
 

@@ -4,10 +4,11 @@ photos of the same logos are not. Real embedder, real index, real alignment, OCR
 import numpy as np
 import pytest
 
-from vision import forge, synth
+from vision import synth
 from vision.align import Alignment
 from vision.check import check_image, open_context
 from vision.match import BrandHit
+from vision.train import forge
 from vision.verify import Evidence
 
 # a clear listing photo: the logo large and sharp, a modest tilt (the benchmark measures the hard cases)
@@ -91,8 +92,8 @@ def test_a_caption_is_no_lookalike_of_a_wordmark(ctx):
     from vision.candidates import find_candidates
     from vision.check import verify_hypotheses
     from vision.embed import embed
-    from vision.forge import render_text
     from vision.match import match_brands
+    from vision.train.forge import render_text
     from vision.verdict import decide
 
     looked_like = 0
@@ -118,7 +119,7 @@ def test_a_caption_cut_by_its_box_is_read_whole(ctx):
     unregistered "bunq" read as BUN, too short to tell from a wordmark). vet_text reads around the box, so the whole
     caption is read and the photo is no_match."""
     from vision.check import _decide, vet_text
-    from vision.forge import render_text
+    from vision.train.forge import render_text
 
     img = np.full((480, 640, 3), (70, 90, 160), np.uint8)
     text = render_text("CHEAP DEALS", 30, (250, 250, 250))
@@ -138,7 +139,7 @@ def test_a_misspelt_wordmark_that_does_not_align_looks_like_its_brand(ctx):
     """A no_match whose closest verified brand is a wordmark: OCR reads around its box, and a close misspelling of
     the wordmark (SAMSNUG) makes the photo "looks like Samsung" whatever the similarity; a caption does not."""
     from vision.check import _decide, vet_text
-    from vision.forge import render_text
+    from vision.train.forge import render_text
 
     for caption, named in (("SAMSNUG", True), ("CHEAP DEALS", False)):
         img = np.full((480, 640, 3), (70, 90, 160), np.uint8)

@@ -57,7 +57,7 @@ def test_letterbox_keeps_aspect():
 
 def test_onnx_matches_torch_on_real_crops():
     torch = pytest.importorskip("torch")
-    from vision.export import build_embedding_model
+    from vision.train.export import build_embedding_model
 
     m = Manifest.read(WEIGHTS_DIR / "efficientnet_lite0_imagenet.json")
     e = Embedder(WEIGHTS_DIR / "efficientnet_lite0_imagenet.json", threads=1)
@@ -99,7 +99,7 @@ def test_shipped_embedder_retrieves_the_brand(manifest):
 def test_trained_architecture_export_matches_torch():
     """The export path of trained models (projection head, small input) checks itself against onnxruntime."""
     torch = pytest.importorskip("torch")
-    from vision.export import build_embedding_model, export_onnx
+    from vision.train.export import build_embedding_model, export_onnx
 
     torch.manual_seed(0)
     model = build_embedding_model("gem", dim=64)
@@ -114,7 +114,7 @@ def test_trained_architecture_export_matches_torch():
 def test_an_exported_embedder_rebuilt_in_torch_computes_what_it_computes():
     """Fine-tuning starts from the shipped model itself (train --init), its batch-norms folded as exported."""
     torch = pytest.importorskip("torch")
-    from vision.export import model_from_onnx
+    from vision.train.export import model_from_onnx
 
     e = Embedder(WEIGHTS_DIR / "logo_lite0.json", threads=1)
     x = np.stack([e.preprocess(listing(b, s)) for s, b in enumerate(("nike", "samsung", None))])
@@ -125,7 +125,7 @@ def test_an_exported_embedder_rebuilt_in_torch_computes_what_it_computes():
 
 def test_window_grid_export_matches_torch_at_any_photo_size_and_a_lone_window_is_its_crop():
     torch = pytest.importorskip("torch")
-    from vision.export import build_embedding_model, export_grid_onnx, export_onnx
+    from vision.train.export import build_embedding_model, export_grid_onnx, export_onnx
 
     torch.manual_seed(0)
     model = build_embedding_model("gem", dim=32)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from vision import forge, synth
+from vision import synth
+from vision.train import forge
 
 
 @pytest.fixture(scope="module")

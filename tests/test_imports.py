@@ -1,4 +1,4 @@
-"""The check path must stay light: no torch, no gradio."""
+"""The check path must stay light: no torch, no gradio, no ray, nothing of vision.train."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import sys, json
 import vision, vision.check, vision.scan, vision.cli
 from vision.cli import main
 code = main(["check", sys.argv[1], "--json", "--gallery", sys.argv[2]])
-heavy = sorted(m for m in ("torch", "torchvision", "gradio", "ray") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "torchvision", "gradio", "ray", "vision.train") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 

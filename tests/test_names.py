@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import listing
 from vision.check import CheckConfig, NamesConfig, check_image, open_context, read_names
-from vision.forge import font_path, render_text
 from vision.record import CheckRecord
+from vision.train.forge import font_path, render_text
 from vision.wordmark import TextLine, names_in, read_lines
 
 NAMES = {"cocacola": ("cocacola",), "mcdonalds": ("McDonald's",), "adidas": ("adidas",), "hp": ("hp",),

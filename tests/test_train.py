@@ -6,15 +6,15 @@ import json
 import numpy as np
 import pytest
 
-from vision.brands import EVAL_BRANDS
-from vision.train import LogoBank, TrainConfig, make_batch, training_logos
+from vision.train.brands import EVAL_BRANDS
+from vision.train.fit import LogoBank, TrainConfig, make_batch, training_logos
 
 TINY = TrainConfig(steps=2, batch=3, input_size=64, dim=16, checkpoint_every=1, threads=1, warmup=1)
 
 
 def test_training_logos_never_include_eval_brands_or_held_out_icons():
     from vision import synth
-    from vision.brands import icon_pool
+    from vision.train.brands import icon_pool
 
     logos = set(training_logos())
     assert not logos & set(EVAL_BRANDS)
@@ -36,7 +36,7 @@ def test_tiny_run_checkpoints_resumes_and_exports(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from safetensors.torch import load_file
 
-    import vision.train as train_mod
+    import vision.train.fit as train_mod
 
     monkeypatch.setattr(train_mod, "training_logos", lambda: ["nike", "adidas", "samsung", "puma", "apple"])
     ckpt = train_mod.train(TINY, tmp_path / "run")
@@ -64,8 +64,8 @@ def test_tiny_run_checkpoints_resumes_and_exports(tmp_path, monkeypatch):
 def test_window_views_are_seeded_and_sit_on_the_trunk_cell_grid():
     from dataclasses import replace
 
-    from vision.export import CELL_PX, WINDOW_CELLS
-    from vision.train import CONTEXT_CELLS
+    from vision.train.export import CELL_PX, WINDOW_CELLS
+    from vision.train.fit import CONTEXT_CELLS
 
     cfg = replace(TINY, batch=6, input_size=128, window_views=0.5)
     bank = LogoBank(["nike", "adidas", "samsung", "puma"])
@@ -84,7 +84,7 @@ def test_fine_tuning_from_an_exported_model_with_window_views(tmp_path, monkeypa
     pytest.importorskip("torch")
     from dataclasses import replace
 
-    import vision.train as train_mod
+    import vision.train.fit as train_mod
 
     monkeypatch.setattr(train_mod, "training_logos", lambda: ["nike", "adidas", "samsung", "puma", "apple"])
     base = train_mod.export_trained(train_mod.train(TINY, tmp_path / "base"), "base", tmp_path, int8=False)

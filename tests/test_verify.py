@@ -147,7 +147,7 @@ def test_a_logo_without_a_piece_is_verified_by_the_rest_and_not_as_a_mirror():
     that fit (an outline box would fit the whole loosely again), measures the missing part as divergence, and skips
     the mirror test, which a loose fit of the mirrored whole would win against a whole overlap lowered by 42%."""
     from vision import synth
-    from vision.forge import parts
+    from vision.train.forge import parts
 
     logo = synth.render_logo("dropbox", 256)
     cut = logo.copy()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vision.colour import compare_colours
-from vision.forge import font_path, render_text
+from vision.train.forge import font_path, render_text
 from vision.wordmark import edit_distance, normalise, other_text, read_text, read_wordmark, reference_lines
 
 

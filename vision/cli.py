@@ -160,11 +160,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "export-onnx":
         out = [args.out] if args.out else []
         if args.checkpoint:
-            from .train import export_trained
+            from .train.fit import export_trained
 
             m = export_trained(args.checkpoint, args.name, *out, int8=not args.no_int8, grid=args.grid)
         else:
-            from .export import export_baseline
+            from .train.export import export_baseline
 
             m = export_baseline(*out)
         logger.info("wrote %s (sha256 %s)", m.file, m.sha256)

@@ -1,6 +1,6 @@
 """Export a torch embedding model to ONNX, verify it against onnxruntime, write its manifest.
 
-Needs torch (extra `train`). Run `python -m vision.export` (or `authcheck export-onnx`) to rebuild the shipped
+Needs torch (extra `train`). Run `python -m vision.train.export` (or `authcheck export-onnx`) to rebuild the shipped
 ImageNet baseline in weights/.
 """
 
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .embed import WEIGHTS_DIR, Manifest
-from .errors import ModelError
-from .fsio import atomic_write_bytes, atomic_write_json, sha256_file
-from .log import logger, setup_cli_logging
+from ..embed import WEIGHTS_DIR, Manifest
+from ..errors import ModelError
+from ..fsio import atomic_write_bytes, atomic_write_json, sha256_file
+from ..log import logger, setup_cli_logging
 
 LITE_MEAN = (0.498, 0.498, 0.498)  # EfficientNet-Lite was trained on (x - 127) / 128
 LITE_STD = (0.502, 0.502, 0.502)
@@ -245,7 +245,7 @@ def _quantize(src: Path, out: Path, calibration: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m vision.export", description=export_baseline.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m vision.train.export", description=export_baseline.__doc__)
     ap.add_argument("--out", default=str(WEIGHTS_DIR))
     ap.add_argument("--pooling", choices=["gem", "avg"], default="gem")
     args = ap.parse_args(argv)

@@ -36,9 +36,12 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from ..embed import WEIGHTS_DIR, Manifest, letterbox
+from ..fsio import atomic_write_json, sha256_file
+from ..index import reference_views
+from ..log import logger, setup_cli_logging
 from . import forge
 from .brands import TRAIN_BRANDS, icon_pool
-from .embed import WEIGHTS_DIR, Manifest, letterbox
 from .export import (
     CELL_PX,
     LITE_MEAN,
@@ -50,9 +53,6 @@ from .export import (
     export_onnx,
     model_from_onnx,
 )
-from .fsio import atomic_write_json, sha256_file
-from .index import reference_views
-from .log import logger, setup_cli_logging
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class TrainConfig:
     threads: int = 2
     checkpoint_every: int = 100
     photo_size: tuple[int, int] = (320, 240)
-    altered: float = 0.3  # share of photo views whose logo a counterfeiter altered (vision.forge), still a positive
+    altered: float = 0.3  # share of photo views whose logo a counterfeiter altered (train.forge), still a positive
     window_views: float = 0.0  # share of photo views that are a grid window pooled from the trunk's cells in context
     init: str = ""  # an exported ONNX embedder to start from (fine-tuning); "" = the ImageNet trunk
     finishes: float = 0.0  # share of photo views whose logo is a real mark's finish (vision.materials)
@@ -81,7 +81,7 @@ class TrainConfig:
 
 def training_logos() -> list[str]:
     """Slugs the embedder may be trained on: train brands + the trainable simplepycons pool (renderable ones)."""
-    from . import synth
+    from .. import synth
 
     return sorted(set(TRAIN_BRANDS) | set(icon_pool(synth.available_icons())[0]))
 
@@ -94,7 +94,7 @@ class LogoBank:
         self._cache: dict[str, np.ndarray | None] = {}
 
     def rgba(self, slug: str, rng: np.random.Generator) -> np.ndarray | None:
-        from . import synth
+        from .. import synth
 
         if slug not in self._cache:
             try:
@@ -116,7 +116,7 @@ def photo_crop(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int]
                occlusion: float = 0.0) -> np.ndarray:
     """The logo photographed on a product (`finishes`, `occlusion`: synth.PhotoStyle's), cut out the way candidate
     proposals would cut it."""
-    from . import synth
+    from .. import synth
 
     style = synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6), finishes=finishes, occlusion=occlusion)
     photo = synth.photograph(rgba, rng, style)
@@ -156,7 +156,7 @@ def window_view(rgba: np.ndarray, rng: np.random.Generator, size: tuple[int, int
     """The logo photographed on a product, inside a square grid window of WINDOW_CELLS trunk cells, with the photo
     around the window up to a context of CONTEXT_CELLS cells (grey beyond the photo, as the trunk's zero padding
     is): what the trunk sees of a window when it runs once over a whole photo. Returns (context, window offset)."""
-    from . import synth
+    from .. import synth
 
     photo = synth.photograph(rgba, rng, synth.PhotoStyle(size=size, logo_frac=(0.15, 0.6)))
     (x0, y0), (x1, y1) = photo.quad.min(axis=0), photo.quad.max(axis=0)
@@ -369,7 +369,7 @@ def sample_crops(cfg: TrainConfig, batches: int = 1, seed: int = 12345) -> np.nd
 
 def sample_photo(cfg: TrainConfig, seed: int = 12345) -> np.ndarray:
     """A preprocessed listing photo of a train brand, (1, 3, H, W) float32: the window grid export's check input."""
-    from . import synth
+    from .. import synth
 
     rng = np.random.default_rng(seed)
     rgba = LogoBank(TRAIN_BRANDS).rgba(TRAIN_BRANDS[0], rng)
