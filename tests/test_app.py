@@ -103,6 +103,7 @@ def test_a_bad_upload_is_an_error_row_and_the_server_keeps_serving(client, photo
     assert json.loads(client.predict(handle_file(str(photos["nike"])), api_name="/check"))["brand"] == "nike"
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 def test_register_then_remove_a_brand(client, tmp_path):
     from gradio_client import handle_file
 

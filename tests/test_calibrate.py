@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from vision.calibrate import (
     CALIBRATION,
@@ -173,6 +174,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(gallery_copy, tmp_path):
     """Each brand is committed as it finishes: SIGKILLs (to the whole process group, pool workers included) at
     random moments lose only the brands in flight, and the run that finishes writes exactly what an uninterrupted

@@ -21,6 +21,7 @@ def cli_gallery(tmp_path_factory, logo_files):
     return root
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 def test_gallery_calibrate_calibrates_what_is_new_once(cli_gallery):
     r = run_cli("gallery", "calibrate", "--no-progress", "--gallery", str(cli_gallery))
     assert r.returncode == 0, r.stderr[-2000:]

@@ -198,6 +198,7 @@ def test_a_weakly_matched_brand_is_verified_in_its_best_box_only(ctx, monkeypatc
     assert all(b == list(h.boxes) for h, b in strong)
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 @pytest.mark.skipif(forge.font_path() is None, reason="needs the DejaVu font")
 def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp_path):
     """OCR at Samsung's fit reads ZARA, a registered wordmark: Zara is verified too, in that box, whatever rank the
@@ -229,6 +230,7 @@ def test_a_wordmark_read_at_another_brands_fit_is_verified_too(gallery_copy, tmp
     assert set(evidence) == {"samsung"}
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 @pytest.mark.skipif(forge.font_path() is None, reason="needs the DejaVu font")
 def test_a_box_that_reads_another_registered_wordmark_names_that_brand(gallery_copy, tmp_path):
     """"Looks like Samsung" where OCR reads ZARA, a registered wordmark that the embedder ranked lower: Zara is

@@ -125,6 +125,7 @@ def _state(g: Gallery, brand: str) -> str:
         return "before"
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 def test_gallery_add_killed_at_random_moments_always_verifies(built_gallery, tmp_path, logo_files, embedder):
     """20+ SIGKILLs at random moments of `gallery add` (3 images + index): the gallery is always before or after
     the change, verify accepts it, and --repair clears what the kill left."""

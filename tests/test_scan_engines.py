@@ -66,6 +66,7 @@ def test_summary_and_html_report(built_gallery, folder, tmp_path):
     assert page.count("<tr>") == 8 and "ünïcode/puma ä.jpg" in page and "data:image/jpeg;base64," in page
 
 
+@pytest.mark.slow  # over 10 s: CI runs it (-m slow)
 def test_killed_scan_resumes_without_duplicates_or_losses(built_gallery, tmp_path):
     photos = tmp_path / "many"
     photos.mkdir()
