@@ -194,10 +194,12 @@ def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(ga
     want = json.loads((clean / ".index" / CALIBRATION).read_text())
     rng = np.random.default_rng(7)
     kills, committed = 0, []
+    n = len(want)
     for _ in range(12):
         p = subprocess.Popen([sys.executable, str(script), str(gallery_copy)], start_new_session=True, env=env)
-        try:  # three kills at random moments, then the run is left to finish
-            p.wait(timeout=float(rng.uniform(0.2, 0.6) * took) if kills < 3 else 300)
+        left = 1.0 - (committed[-1] if committed else 0) / n  # a resumed run has only the brands left to do
+        try:  # up to three kills at random moments, then the run is left to finish
+            p.wait(timeout=float(rng.uniform(0.2, 0.6) * took * max(left, 0.3)) if kills < 3 else 300)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
@@ -210,6 +212,6 @@ def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(ga
         break
     else:
         raise AssertionError("calibration never finished")
-    assert kills == 3
+    assert 1 <= kills <= 3  # a resumed run with one brand left can finish before its kill
     assert committed == sorted(committed)  # a kill never loses a brand that was committed
     assert json.loads((gallery_copy / ".index" / CALIBRATION).read_text()) == want
