@@ -22,6 +22,10 @@ import numpy as np
 from .candidates import Box
 from .detail import ink_pieces
 
+__all__ = ["ViewLimits", "AlignConfig", "Alignment", "ink_mask", "ink_from_rgba", "grow_box", "grey_tone", "to_grey",
+           "photo_ink", "align_logo", "view_problem", "align_without_a_piece", "hull_overlap", "mirrored", "mask_f",
+           "mask_iou"]
+
 
 @dataclass(frozen=True)
 class ViewLimits:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import faiss
 import numpy as np
 
+__all__ = ["AnnParams", "choose", "supports_remove", "build", "vectors_of", "search_params"]
+
 TYPES = ("flat", "ivf", "hnsw", "ivfpq")
 FLAT_MAX = 100_000
 

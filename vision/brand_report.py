@@ -22,6 +22,8 @@ from PIL import Image
 from .record import VERDICT_COLOURS, VERDICTS
 from .report import by_risk, thumbnail
 
+__all__ = ["BrandSummary", "reason_pattern", "summarise", "risk_chart", "contact_sheet", "brand_report_html"]
+
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 _QUOTED = re.compile(r"'[^']*'|\b[A-Z0-9]{3,}\b")
 

@@ -38,6 +38,11 @@ from .verdict import CHANNELS, RESOLVED_PX, TERMS, VerdictConfig, confirmed, div
 from .verify import verify_brand
 from .wordmark import TextLine, reference_lines
 
+__all__ = ["CalibrationConfig", "calibrate_brand", "channel_threshold", "channel_fit", "fit_thresholds",
+           "tail_threshold", "tail_quantile", "tail_fit", "load_thresholds", "code_version", "code_hash",
+           "calibration_key", "stored_thresholds", "thresholds_at", "align_rate", "stored_align_rates", "stored_text",
+           "refuse_in_worker_start", "calibrate_gallery"]
+
 CALIBRATION = "calibration.json"
 # the code that makes a genuine render's divergence values: a change to what it does (not to its comments,
 # docstrings or layout) makes stored calibrations stale (code_version)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = ["CandidateConfig", "find_candidates"]
+
 
 @dataclass(frozen=True)
 class CandidateConfig:

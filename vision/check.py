@@ -50,6 +50,10 @@ from .wordmark import (
     use_threads,
 )
 
+__all__ = ["NamesConfig", "CheckConfig", "Context", "open_context", "with_model_similarity", "check_image",
+           "check_with_evidence", "embed_regions", "read_around", "vet_text", "vet_mirror", "read_closest",
+           "read_names", "verify_hypotheses", "verify_read_brands", "verify_reading"]
+
 
 @dataclass(frozen=True)
 class NamesConfig:

@@ -16,6 +16,8 @@ from .ann import FLAT_MAX, TYPES
 from .errors import AuthcheckError
 from .log import logger, setup_cli_logging
 
+__all__ = ["build_parser", "main", "calibration_bar"]
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gallery", metavar="DIR",

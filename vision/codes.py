@@ -16,6 +16,8 @@ import numpy as np
 
 from .record import CheckRecord
 
+__all__ = ["Code", "read_codes", "check_patterns", "judge_codes"]
+
 CODE_RISK = 0.75  # risk of a listing whose code does not match its brand's registered formats
 _MAX_TEXT = 512  # longer decoded texts are cut before matching: a registered pattern never needs more
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = ["Colour", "hex_to_rgb", "compare_colours"]
+
 NEUTRAL_CHROMA = 14.0  # a*b* chroma below which an ink counts as black / white / grey
 NEUTRAL_L = (30.0, 85.0)  # inks darker or lighter than this (L*) are judged neutral too: a colour cast gives a
 # near-black or near-white print a measurable hue that was never printed (measured on genuine benchmark listings)

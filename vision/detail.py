@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = ["Detail", "stroke_px", "ink_pieces", "ink_extent", "divergence"]
+
 
 @dataclass(frozen=True)
 class Detail:

@@ -19,6 +19,9 @@ from .errors import ModelError
 from .fsio import sha256_file
 from .log import logger
 
+__all__ = ["data_dir", "Manifest", "resolve_manifest", "Embedder", "letterbox", "embed", "embed_windows",
+           "load_embedder"]
+
 
 def data_dir(name: str) -> Path:
     """A folder the package ships: inside it in an installed wheel (vision/<name>, pyproject's package-dir), beside

@@ -1,5 +1,7 @@
 """Exceptions. Every error the library raises on purpose is an AuthcheckError with a message a user can act on."""
 
+__all__ = ["AuthcheckError", "ImageError", "BrandNameError", "GalleryError", "IndexMismatchError", "ModelError"]
+
 
 class AuthcheckError(Exception):
     """Base class: a clear, user-facing failure."""

@@ -10,6 +10,8 @@ from .check import Context, check_with_evidence
 from .record import VERDICT_COLOURS, CheckRecord
 from .verify import Evidence
 
+__all__ = ["explain", "check_and_explain"]
+
 _COLORS = {v: tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for v, c in VERDICT_COLOURS.items()}  # RGB
 
 

@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+__all__ = ["sha256_file", "sha256_bytes", "is_temp_name", "atomic_write_bytes", "atomic_write_json", "file_lock"]
+
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()

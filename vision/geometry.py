@@ -16,6 +16,8 @@ import numpy as np
 from .align import mask_f
 from .detail import ink_extent
 
+__all__ = ["PartResidual", "Geometry", "reference_parts", "part_residuals"]
+
 
 @dataclass(frozen=True)
 class PartResidual:

@@ -16,6 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
+__all__ = ["LoadLimits", "load_image", "image_format", "image_to_rgb", "flatten_rgba"]
+
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO"})
 
 

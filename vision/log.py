@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+__all__ = ["setup_cli_logging"]
+
 logger = logging.getLogger("authcheck")
 
 

@@ -9,6 +9,8 @@ import numpy as np
 from .candidates import Box
 from .index import Entry, RefIndex
 
+__all__ = ["BrandHit", "match_brands"]
+
 
 @dataclass(frozen=True)
 class BrandHit:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+__all__ = ["FinishConfig", "finish"]
+
 KINDS = ("flat", "emboss", "metal", "stitch", "neon", "worn")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+__all__ = ["Candidate", "CheckRecord", "row_to_csv"]
+
 VERDICTS = ("consistent", "suspect", "unverified", "no_match", "error")
 # one colour per verdict for every picture and page (app badge, HTML reports, evidence banner, charts)
 VERDICT_COLOURS = {"consistent": "#2e9e45", "suspect": "#d93025", "unverified": "#c77700", "no_match": "#6b6b6b",

@@ -30,6 +30,8 @@ from .gallery import (
 from .index import INDEX_DIR, load_index, refresh_index, verify_index
 from .log import logger
 
+__all__ = ["leftovers", "index_notes", "repair_gallery"]
+
 
 def leftovers(gallery: Gallery) -> list[Path]:
     """Files and folders an interrupted change left behind (safe to delete; --repair does)."""

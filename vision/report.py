@@ -21,6 +21,8 @@ from .errors import ImageError
 from .load import flatten_rgba, load_image
 from .record import VERDICT_COLOURS
 
+__all__ = ["by_risk", "thumbnail", "html_report"]
+
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}img{max-height:140px;max-width:220px}
 .badge{color:#fff;padding:2px 8px;border-radius:10px;font-weight:600;white-space:nowrap}

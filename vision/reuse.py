@@ -30,6 +30,9 @@ import numpy as np
 from .index import RefIndex
 from .record import CheckRecord
 
+__all__ = ["ReuseConfig", "Reuse", "ProductView", "product_candidates", "structure", "match_copy", "find_reuse",
+           "report_reuse"]
+
 REUSE_RISK = 0.7  # risk of a listing that shows the brand's own product photo
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from .errors import AuthcheckError
 from .log import logger
 from .record import COLUMNS, row_to_csv
 
+__all__ = ["RowWriter", "read_rows"]
+
 FORMATS = ("jsonl", "csv", "parquet")
 _GROUP = 2048  # rows per Parquet row group
 

@@ -24,6 +24,9 @@ from .log import logger
 from .record import CheckRecord
 from .rows import RowWriter
 
+__all__ = ["iter_files", "ScanSummary", "ContextSpec", "context_spec", "pending", "check_item", "failure_row", "scan",
+           "write_rows", "one_thread_env", "in_pool", "progress_bar"]
+
 if TYPE_CHECKING:
     from .workers import CheckerPool
 

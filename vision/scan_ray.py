@@ -19,6 +19,8 @@ from .log import logger
 from .rows import RowWriter
 from .scan import ContextSpec, ScanSummary, check_item, context_spec, pending, write_rows
 
+__all__ = ["scan_ray"]
+
 
 class _Checker:
     """A Ray actor: opens its own Context once, then checks batches of files."""

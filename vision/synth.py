@@ -21,6 +21,9 @@ from . import materials
 from .colour import hex_to_rgb
 from .errors import AuthcheckError
 
+__all__ = ["BrandIcon", "available_icons", "brand_icon", "print_color", "render_svg_alpha", "render_logo",
+           "alpha_to_rgba", "Photo", "PhotoStyle", "photograph", "jpeg_roundtrip", "save_rgb"]
+
 
 @dataclass(frozen=True)
 class BrandIcon:

@@ -22,6 +22,8 @@ from PIL import Image, UnidentifiedImageError
 from .load import ACCEPTED_FORMATS
 from .svg import looks_like_svg
 
+__all__ = ["UploadLimits", "Accepted", "accept_uploads"]
+
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
 

@@ -20,6 +20,10 @@ from .record import Candidate, CheckRecord
 from .verify import Evidence
 from .wordmark import reads_as, unlike
 
+__all__ = ["VerdictConfig", "overlap", "confirmed", "resembled", "reads_as_wordmark", "reads_other_text", "Channel",
+           "divergence_terms", "divergence_score", "channel_thresholds", "decide", "named_by_text", "unaligned_risk",
+           "unverified_risk", "score_to_risk"]
+
 LOOKS_LIKE_RISK = 0.5  # risk of a brand the embedder sees (match_threshold) that could not be aligned
 
 

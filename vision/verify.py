@@ -29,6 +29,9 @@ from .detail import Detail, divergence, ink_extent, stroke_px
 from .geometry import Geometry, part_residuals
 from .wordmark import Reading, TextLine, read_wordmark
 
+__all__ = ["Evidence", "warp_grey", "binarise", "drop_clutter", "ink_levels", "midpoint", "spread", "verify_brand",
+           "evidence_at", "box_resolution", "outline_box", "seen_reference", "saturated", "footprint"]
+
 
 @dataclass(frozen=True)
 class Evidence:

@@ -18,6 +18,9 @@ import numpy as np
 
 from .log import logger
 
+__all__ = ["TextLine", "Reading", "normalise", "use_threads", "page", "reference_lines", "expected_text",
+           "read_wordmark", "read_text", "read_lines", "names_in", "other_text", "unlike", "reads_as", "edit_distance"]
+
 
 @dataclass(frozen=True)
 class TextLine:

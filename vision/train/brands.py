@@ -9,6 +9,8 @@ sees; the rest may be used for training, next to the train brands.
 
 from __future__ import annotations
 
+__all__ = ["split", "icon_pool"]
+
 BRANDS = sorted("""
 nike adidas newbalance puma samsung sony huawei apple reebok underarmour fila jordan thenorthface lg xiaomi lenovo
 dell intel bosch nikon redbull starbucks dior garmin hp amd nvidia siemens bmw audi ford toyota honda volkswagen

@@ -18,6 +18,9 @@ from ..errors import ModelError
 from ..fsio import atomic_write_bytes, atomic_write_json, sha256_file
 from ..log import logger, setup_cli_logging
 
+__all__ = ["build_embedding_model", "model_from_onnx", "export_onnx", "export_grid_onnx", "export_baseline",
+           "quantize_int8", "main"]
+
 LITE_MEAN = (0.498, 0.498, 0.498)  # EfficientNet-Lite was trained on (x - 127) / 128
 LITE_STD = (0.502, 0.502, 0.502)
 CELL_PX = 32  # the trunk's output stride

@@ -54,6 +54,9 @@ from .export import (
     model_from_onnx,
 )
 
+__all__ = ["TrainConfig", "training_logos", "LogoBank", "photo_crop", "Batch", "window_view", "make_batch", "train",
+           "new_model", "embed_views", "run_config", "sample_crops", "sample_photo", "export_trained", "main"]
+
 
 @dataclass(frozen=True)
 class TrainConfig:

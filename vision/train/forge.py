@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..detail import ink_extent, ink_pieces, stroke_px
 
+__all__ = ["pad_logo", "unpad", "parts", "forge", "alter", "font_path", "render_text"]
+
 FAMILIES = ("part_moved", "part_scaled", "part_rotated", "part_missing", "letters_swapped", "letter_substituted",
             "retypeset", "mirrored", "stroke_thicker", "stroke_thinner", "local_warp", "color_changed", "lookalike")
 WORDMARK_FAMILIES = ("letters_swapped", "letter_substituted", "retypeset")
