@@ -16,19 +16,11 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
-from .fsio import sha256_file
+from .fsio import data_dir, sha256_file
 from .log import logger
 
-__all__ = ["data_dir", "Manifest", "resolve_manifest", "Embedder", "letterbox", "embed", "embed_windows",
+__all__ = ["Manifest", "resolve_manifest", "Embedder", "letterbox", "embed", "embed_windows",
            "load_embedder"]
-
-
-def data_dir(name: str) -> Path:
-    """A folder the package ships: inside it in an installed wheel (vision/<name>, pyproject's package-dir), beside
-    it in a checkout or an editable install (<repo>/<name>)."""
-    here = Path(__file__).resolve().parent
-    inside = here / name
-    return inside if inside.is_dir() else here.parent / name
 
 
 WEIGHTS_DIR = data_dir("weights")

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["sha256_file", "sha256_bytes", "is_temp_name", "atomic_write_bytes", "atomic_write_json", "file_lock"]
+__all__ = ["data_dir", "sha256_file", "sha256_bytes", "is_temp_name", "atomic_write_bytes", "atomic_write_json",
+           "file_lock"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -77,3 +78,11 @@ def file_lock(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def data_dir(name: str) -> Path:
+    """A folder the package ships: inside it in an installed wheel (vision/<name>, pyproject's package-dir), beside
+    it in a checkout or an editable install (<repo>/<name>)."""
+    here = Path(__file__).resolve().parent
+    inside = here / name
+    return inside if inside.is_dir() else here.parent / name

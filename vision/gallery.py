@@ -29,7 +29,7 @@ import numpy as np
 from .codes import check_patterns
 from .errors import BrandNameError, GalleryError, ImageError
 from .extract import ExtractConfig, Extraction, extract_logo, extraction_picture
-from .fsio import atomic_write_bytes, atomic_write_json, file_lock, is_temp_name, sha256_bytes, sha256_file
+from .fsio import atomic_write_bytes, atomic_write_json, data_dir, file_lock, is_temp_name, sha256_bytes, sha256_file
 from .load import LoadLimits, image_format, load_image
 from .log import logger
 from .svg import is_svg, render_svg
@@ -54,7 +54,6 @@ def gallery_root(path: str | os.PathLike | None = None) -> Path:
 
 def demo_gallery() -> Path:
     """The demo gallery that ships with the package (24 brands; read-only where the package is installed)."""
-    from .embed import data_dir
     return data_dir("reference_gallery")
 
 
