@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -69,7 +70,7 @@ def test_checker_without_a_gallery_opens_the_demo_gallery(tmp_path):
     """From a folder without ./reference_gallery and no $AUTHCHECK_GALLERY: the gallery the package ships."""
     probe = ("import sys; from vision import Checker; c = Checker(threads=1); "
              "r = c.check(sys.argv[1]); print(c.gallery.root.name, len(c.gallery.slugs()), r.brand)")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "AUTHCHECK_GALLERY"}
+    env = {k: v for k, v in os.environ.items() if k != "AUTHCHECK_GALLERY"}
     r = subprocess.run([sys.executable, "-c", probe, str(ROOT / "examples" / "listings" / "adidas_bag.jpg")],
                        capture_output=True, text=True, cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
                        timeout=300)
@@ -100,6 +101,6 @@ def test_the_readme_shows_this_api_first_and_it_runs(tmp_path):
     shutil.copytree(ROOT / "reference_gallery", tmp_path / "reference_gallery", ignore=shutil.ignore_patterns(".lock"))
     shutil.copy(ROOT / "examples" / "listings" / "adidas_bag.jpg", tmp_path / "listing.jpg")
     r = subprocess.run([sys.executable, "-c", blocks[0] + "\nprint(row.verdict, row.brand)"], capture_output=True,
-                       text=True, cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+                       text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["consistent", "adidas"]

@@ -10,12 +10,11 @@ from dataclasses import replace
 import numpy as np
 
 from tests.conftest import ROOT
+from tests.test_verdict import hit
 from vision.align import Alignment
 from vision.colour import Colour
 from vision.detail import Detail
 from vision.geometry import Geometry
-from vision.index import Entry
-from vision.match import BrandHit
 from vision.verdict import VerdictConfig, decide, divergence_score, divergence_terms
 from vision.verify import Evidence
 from vision.wordmark import Reading
@@ -47,9 +46,7 @@ def random_evidence(rng: np.random.Generator) -> tuple[dict, Evidence]:
 
 def outcome(ev: Evidence) -> dict:
     score, reasons = divergence_score(ev, {"fidelity": 1.5, "wordmark": 2.0})
-    box = (1, 2, 30, 40)
-    hit = BrandHit("nike", 0.8, Entry("nike", "logos/a.png", "logo", "0" * 64, "image"), box, 1, (box,))
-    rec = decide("p.jpg", [hit], {"nike": ev}, {"nike": "Nike"}, VerdictConfig(),
+    rec = decide("p.jpg", [hit("nike", 0.8)], {"nike": ev}, {"nike": "Nike"}, VerdictConfig(),
                  {"nike": {"fidelity": 1.5, "wordmark": 2.0}}, {"nike": 0.9})
     return {"terms": [[n, v, why] for n, v, why in divergence_terms(ev)], "score": score, "reasons": reasons,
             "verdict": rec.verdict, "risk": rec.risk, "record_reasons": rec.reasons}
