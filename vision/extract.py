@@ -39,8 +39,10 @@ class ExtractConfig:
     speck: float = 0.0004  # components under this share of the file's area are specks (JPEG noise, dust): dropped
     group_gap: float = 0.08  # components closer than this share of the mark's longest side are one group
     photo_colours: int = 12  # k-means colours that stand for a photo background's border
-    crisp: float = 0.45  # components with edges less crisp than this (_crispness: drawn edges score 0.7-1.6 at the
-    # analysis size, shapes blurred by a lens or a soft backdrop 0.24-0.33) are not the mark's
+    crisp: float = 0.45  # regions whose edges are less crisp than this (_sharpness: drawn edges score 0.54-0.94 at
+    # the analysis size, shapes blurred by a lens or a soft backdrop 0.07-0.37) are not the mark's
+    ink_colours: int = 5  # k-means colours the ink is split into before each region's edge is judged: a backdrop's
+    # blurred shape that the mark overlaps is one component with it, but not of its colour
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
     t = min(cfg.max_side / max(ch, cw), max(1.0, cfg.min_work / max(ch, cw)))
     size = (max(1, round(cw * t)), max(1, round(ch * t)))
     # the kept components' mask, grown a little, clears specks and the photo outside the mark
-    keep_mask = cv2.dilate(mask_small.astype(np.uint8), np.ones((5, 5), np.uint8))
+    keep_mask = cv2.dilate(mask_small.astype(np.uint8), np.ones((3, 3), np.uint8))
     keep_mask = keep_mask[int(box[1] * s):int(np.ceil(box[3] * s)), int(box[0] * s):int(np.ceil(box[2] * s))]
     keep_mask = cv2.resize(keep_mask, size, interpolation=cv2.INTER_NEAREST) if keep_mask.size else None
     if kind == "transparent":
@@ -238,11 +240,9 @@ def _photo_ink(rgb: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, np.ndar
     ink = np.clip((_colour_distance(rgb, centres) - cfg.ink_lo) / cfg.ink_span, 0.0, 1.0)
     n, labels, stats, _ = cv2.connectedComponentsWithStats((ink > 0.5).astype(np.uint8), connectivity=8)
     touching = set(np.unique(labels[strip]).tolist())
-    inner = [i for i in range(1, n) if i not in touching and stats[i, cv2.CC_STAT_AREA] >= max(4, cfg.speck * ink.size)]
+    inside = (labels > 0) & ~np.isin(labels, list(touching))
     # a mark laid over a photo has crisp edges; the photo's own things, seen through a lens, rarely do
-    crisp = _crispness(rgb, labels, inner)
-    keep = [i for i in inner if crisp[i] >= cfg.crisp] or inner
-    inside = np.isin(labels, keep + [i for i in range(1, n) if i not in touching and i not in inner])
+    inside = _crisp_ink(rgb, inside, cfg)
     gap = max(3, round(cfg.group_gap * max(h, w) / 2))
     joined = cv2.dilate(inside.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
     m, glabels, gstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
@@ -252,29 +252,99 @@ def _photo_ink(rgb: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, np.ndar
     return np.where(inside & (glabels == best), ink, 0.0).astype(np.float32), centres
 
 
-def _crispness(rgb: np.ndarray, labels: np.ndarray, ids: list[int]) -> dict[int, float]:
-    """Each component's edge sharpness: the steep end (90th percentile) of the colour gradient on its boundary over
-    its contrast with what surrounds it (90th percentile of its pixels' distance from that): about 1 for an edge
-    drawn within a pixel, 0.2-0.35 for one a lens or a soft backdrop blurred over a few."""
+def _crisp_ink(rgb: np.ndarray, ink: np.ndarray, cfg: ExtractConfig) -> np.ndarray:
+    """The ink (bool (H, W)) of `rgb` without the regions whose edges are blurred: a backdrop's shapes seen out of
+    focus. The ink is split by colour (k-means, `ink_colours`) and into connected regions of one colour, so that a
+    blurred shape the mark overlaps is judged apart from it; each region is judged by the median sharpness of its
+    pixels that border the background (not those bordering other ink). A region with too little such border takes
+    the side of the judged regions of its colour, or where they disagree, of the decided regions it borders.
+    No crisp region at all: a soft mark, kept whole."""
+    ys, xs = np.nonzero(ink)
+    if len(ys) < 2 * cfg.ink_colours:
+        return ink
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
+    cv2.setRNGSeed(0)  # same file, same reference
+    _, colour, _ = cv2.kmeans(rgb[ys, xs].astype(np.float32), cfg.ink_colours, None, crit, 2,
+                              cv2.KMEANS_PP_CENTERS)
+    by_colour = np.full(ink.shape, -1, np.int32)
+    by_colour[ys, xs] = colour[:, 0]
+    regions = np.zeros(ink.shape, np.int32)  # one id per connected region of one colour
+    n, region_colour = 0, [-1]
+    for k in range(cfg.ink_colours):
+        m, lab = cv2.connectedComponents((by_colour == k).astype(np.uint8), connectivity=8)
+        regions = np.where(lab > 0, lab + n, regions)
+        n += m - 1
+        region_colour += [k] * (m - 1)
+    region_colour = np.array(region_colour)
+    sharp = _sharpness(rgb)
+    kernel = np.ones((3, 3), np.uint8)
+    on_border = ink & cv2.dilate((~ink).astype(np.uint8), kernel).astype(bool)
+    ids = regions[on_border]
+    count = np.bincount(ids, minlength=n + 1)
+    median = np.zeros(n + 1)
+    for i in np.nonzero(count >= 8)[0]:
+        median[i] = np.median(sharp[on_border][ids == i])
+    judged = count >= 8
+    keep = judged & (median >= cfg.crisp)
+    if not keep[1:].any():
+        return ink
+    area = np.bincount(regions.ravel(), minlength=n + 1)
+    decided = judged.copy()
+    for i in np.nonzero(~judged[1:])[0] + 1:
+        # interiors and slivers: the side of their colour's judged regions of a like size (a blurred shape's pieces
+        # between the mark's letters; not the slivers of mixed colour along the mark's edges) ...
+        alike = keep[judged & (region_colour == region_colour[i]) & (area >= area[i] / 4)]
+        if len(alike) and (alike.all() or not alike.any()):
+            keep[i], decided[i] = alike[0], True
+    # ... else the side of the decided regions they border, from the judged ones inwards: a blurred shape's core is
+    # walled in by its rim, whose colours are other regions
+    touch = _adjacency(regions, n)
+    for _ in range(n):
+        todo = np.nonzero(~decided[1:])[0] + 1
+        if not len(todo):
+            break
+        w = touch[np.ix_(todo, np.nonzero(decided)[0])]
+        kept_share = w @ keep[decided] / np.maximum(w.sum(1), 1)
+        known = w.sum(1) / np.maximum(touch[todo].sum(1), 1)  # share of a region's boundary already decided
+        if not known.any():  # touching nothing decided: kept, as a speck within the mark would be
+            keep[todo], decided[todo] = True, True
+            break
+        ready = known >= min(0.5, known.max())  # the best known first: a core waits for its rim
+        keep[todo[ready]] = kept_share[ready] >= 0.75  # a blurred shape's inside borders its blurred rim
+        decided[todo[ready]] = True
+    enclosed = np.nonzero(~judged[1:] & keep[1:])[0] + 1
+    for i in enclosed:  # the shape's pieces the mark encloses go with the more of its colour, where it was judged
+        alike = (region_colour == region_colour[i]) & ~judged
+        if area[alike & ~keep].sum() > area[alike & keep].sum():
+            keep[i] = False
+    keep[0] = False
+    return keep[regions]
+
+
+def _adjacency(regions: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1, n + 1) float: how many 8-neighbour pixel pairs join each two ids of `regions` (0: the background)."""
+    pairs = []
+    h, w = regions.shape
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = regions[:h - dy, max(0, -dx):w - max(0, dx)]
+        b = regions[dy:, max(0, dx):w + min(0, dx)]
+        diff = a != b
+        pairs.append(np.stack([a[diff], b[diff]], 1))
+    pairs = np.concatenate(pairs)
+    out = np.zeros((n + 1, n + 1))
+    np.add.at(out, (pairs[:, 0], pairs[:, 1]), 1.0)
+    return out + out.T
+
+
+def _sharpness(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) float32: each pixel's colour gradient over the colour range of its 7x7 neighbourhood: about 0.5-1 on
+    an edge drawn within a pixel, under 0.4 on one a lens or a soft backdrop blurred over a few."""
     f = rgb.astype(np.float32)
     grad = np.sqrt(sum(cv2.Sobel(f[..., c], cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(f[..., c], cv2.CV_32F, 0, 1) ** 2
                        for c in range(3))) / 4.0  # Sobel answers a one-pixel step of S with 4 S
-    kernel = np.ones((3, 3), np.uint8)
-    h, w = labels.shape
-    out = {}
-    for i in ids:
-        ys, xs = np.nonzero(labels == i)
-        y0, y1, x0, x1 = max(0, ys.min() - 6), min(h, ys.max() + 7), max(0, xs.min() - 6), min(w, xs.max() + 7)
-        m = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
-        ring = cv2.dilate(m, kernel) - cv2.erode(m, kernel)
-        around = cv2.dilate(m, kernel, iterations=4) - cv2.dilate(m, kernel, iterations=3)
-        c = f[y0:y1, x0:x1]
-        if not around.any():
-            out[i] = 1.0
-            continue
-        contrast = np.percentile(np.linalg.norm(c[m > 0] - c[around > 0].mean(0), axis=1), 90)
-        out[i] = float(np.percentile(grad[y0:y1, x0:x1][ring > 0], 90) / max(contrast, 1.0))
-    return out
+    k = np.ones((7, 7), np.uint8)
+    span = np.sqrt(sum((cv2.dilate(f[..., c], k) - cv2.erode(f[..., c], k)) ** 2 for c in range(3)))
+    return grad / np.maximum(span, 8.0)  # flat areas (a span of noise) are no edge at all
 
 
 def _colour_distance(rgb: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -291,11 +361,10 @@ def _components(ink: np.ndarray, cfg: ExtractConfig, rgb: np.ndarray | None = No
     Specks (JPEG noise, dust) are dropped unless they lie within the mark or the gap between its groups (an i's
     dot, a ®, a small letter at the end of a wordmark); with the file's `rgb`,
     so are components whose edges are far less crisp than the mark's (a photo's or a blurred backdrop's shapes)."""
+    if rgb is not None:
+        ink = _crisp_ink(rgb, ink.astype(bool), cfg)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= max(4, cfg.speck * ink.size)]
-    if rgb is not None and len(big) > 1:
-        crisp = _crispness(rgb, labels, big)
-        big = [i for i in big if crisp[i] >= cfg.crisp] or big  # none crisp: a soft mark, kept whole
     if not big:
         return None
     x0 = min(stats[i, cv2.CC_STAT_LEFT] for i in big)
