@@ -139,39 +139,3 @@ def test_a_missing_original_is_a_problem_that_repair_settles_keeping_the_logo(tm
     assert any("keeps its extracted logo" in d for d in done) and verify_files(g) == []
     kept = g.brand("nike").references[0]
     assert kept.file == ref.file and kept.original == "" and g.original_path("nike", kept) == g.ref_path("nike", kept)
-
-
-def test_a_product_showing_a_lockups_emblem_alone_is_judged_against_the_emblem(tmp_path, embedder):
-    """A brand registered from a lock-up file holds the lock-up and each part; a print of the emblem alone that the
-    embedding pairs with the lock-up is judged against whichever of the brand's logos it fits (the emblem)."""
-    from vision.check import CheckConfig, Context, verify_hypotheses
-    from vision.index import sync_index
-    from vision.match import BrandHit
-    from vision.train.forge import render_text
-    from vision.verdict import VerdictConfig, confirmed
-
-    mark = synth.render_logo("puma", 400, color="#202020", margin=0.0)
-    text = render_text("PUMA", 180, (32, 32, 32))
-    page = np.full((900, 1700, 3), 255, np.uint8)
-
-    def put(art, x, y):
-        a = art[..., 3:4] / 255.0
-        h, w = art.shape[:2]
-        page[y:y + h, x:x + w] = (a * art[..., :3] + (1 - a) * page[y:y + h, x:x + w]).astype(np.uint8)
-
-    put(mark, 150, 250)
-    put(text, 150 + mark.shape[1] + 150, 250 + (mark.shape[0] - text.shape[0]) // 2)
-    Image.fromarray(page).save(tmp_path / "lockup.jpg", quality=92)
-    g = Gallery(tmp_path / "g")
-    brand = add_references(g, "puma", [tmp_path / "lockup.jpg"])
-    logos = [r for r in brand.references if r.kind == "logo"]
-    assert len(logos) == 3  # the lock-up, the emblem, the wordmark
-    ctx = Context(g, embedder, sync_index(g, embedder, None), {brand.slug: brand}, CheckConfig())
-    lockup = next(e for e in ctx.index.entries.values() if e.file == logos[0].file)
-    photo = synth.photograph(synth.render_logo("puma", 256, color="#202020"), np.random.default_rng(3),
-                             synth.PhotoStyle(size=(640, 480)))
-    q = photo.quad
-    box = (int(q[:, 0].min()) - 20, int(q[:, 1].min()) - 20, int(q[:, 0].max()) + 20, int(q[:, 1].max()) + 20)
-    ev = verify_hypotheses(ctx, photo.image, [BrandHit("puma", 0.95, lockup, box, 0, (box,))])["puma"]
-    assert ev.reference == f"puma/{logos[1].file}"  # the emblem, not the lock-up the hit named
-    assert confirmed(ev, VerdictConfig(), 0.95) and ev.alignment.quality >= 0.8

@@ -372,7 +372,7 @@ def verify_hypotheses(ctx: Context, rgb: np.ndarray, hits: list) -> dict[str, Ev
         # boxes cost photos without a logo a third of their time, for 1 counterfeit in 429 of the accuracy benchmark
         boxes = list(h.boxes) if h.similarity >= cfg.resemble_similarity else [h.box]
         out[h.brand] = ev = _verify(ctx, rgb, h, boxes)
-        if _fit_key(ctx, ev, h.similarity) >= (True, SETTLED_FIT):
+        if confirmed(ev, cfg, h.similarity) and ev.alignment.quality >= 0.9:
             break
     verify_read_brands(ctx, rgb, hits, out)
     return out
@@ -400,29 +400,6 @@ def verify_reading(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str
 
 
 def _verify(ctx: Context, rgb: np.ndarray, h, boxes: list) -> Evidence:
-    """The brand's evidence against the logo reference its hit embedded closest to; when that does not fit settled
-    (confirmed at overlap >= SETTLED_FIT), against each of the brand's other logo references too, in the box of the
-    first fit, keeping the one that fits best (confirmed first, then overlap). A brand registered from a lock-up holds
-    the lock-up and its emblem and wordmark apart: a product showing the emblem alone embeds close to the lock-up but
-    fits only the emblem (a genuine Samsung print judged against its lock-up read "logo part displaced by 20%")."""
-    ev = _verify_against(ctx, rgb, h.brand, h.entry.file, boxes)
-    if _fit_key(ctx, ev, h.similarity) >= (True, SETTLED_FIT):
-        return ev
-    for ref in ctx.brands[h.brand].references:
-        if ref.kind == "logo" and ref.file != h.entry.file:
-            other = _verify_against(ctx, rgb, h.brand, ref.file, list(dict.fromkeys([ev.box, *boxes])))
-            if _fit_key(ctx, other, h.similarity) > _fit_key(ctx, ev, h.similarity):
-                ev = other
-    return ev
-
-
-SETTLED_FIT = 0.9  # overlap at which a confirmed fit needs no other reference of its brand (nor other brands)
-
-
-def _fit_key(ctx: Context, ev: Evidence, similarity: float) -> tuple[bool, float]:
-    return confirmed(ev, ctx.config.verdict, similarity), ev.alignment.quality if ev.alignment.ok else 0.0
-
-
-def _verify_against(ctx: Context, rgb: np.ndarray, brand: str, file: str, boxes: list) -> Evidence:
-    return verify_brand(rgb, boxes, brand, f"{brand}/{file}", ctx.reference_ink(brand, file), ctx.config.align,
-                        ctx.reference_text(brand, file), ctx.brands[brand].colors)
+    ink = ctx.reference_ink(h.brand, h.entry.file)
+    return verify_brand(rgb, boxes, h.brand, f"{h.brand}/{h.entry.file}", ink, ctx.config.align,
+                        ctx.reference_text(h.brand, h.entry.file), ctx.brands[h.brand].colors)
