@@ -8,13 +8,18 @@
 (b) scan throughput on 640x480 generated listing photos with verification on, workers 1 vs all cores, and with
     all cores for each faster embedder of --models found in weights/ (int8, the window grid model);
 (c) peak memory (the scan's whole process tree, sampled) of a long scan of small photos, at two lengths: flat
-    memory means it does not grow with the number of files.
+    memory means it does not grow with the number of files;
+(d) where one check's time goes, on one core, warm: p50/p90/p99 of a check and each stage's share (decode,
+    candidates and embedding, index search, verification and its alignment, OCR, reuse, codes), on generated
+    640x480 listings and, with --real DIR (e.g. ../shared/real-dev), on that folder's listings/ photos.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import shutil
 import subprocess
 import sys
@@ -151,13 +156,52 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+# (stage, file the function is in, function): time in each, cumulative (what it calls included), from cProfile
+STAGES = (("decode", "vision/load.py", "load_image"),
+          ("candidates + embedding", "vision/check.py", "embed_regions"),
+          ("  of it: embedder runs", "vision/embed.py", "embed"),
+          ("index search", "vision/match.py", "match_brands"),
+          ("verification (every brand tried)", "vision/verify.py", "verify_brand"),
+          ("  of it: alignment", "vision/align.py", "align_logo"),
+          ("  of it: wordmark OCR", "vision/wordmark.py", "read_wordmark"),
+          ("text around a box (OCR)", "vision/wordmark.py", "read_text"),
+          ("brand names in the whole photo (OCR)", "vision/wordmark.py", "read_lines"),
+          ("reuse", "vision/reuse.py", "find_reuse"),
+          ("codes", "vision/codes.py", "read_codes"))
+
+
+def profile_checks(photos: list[Path], gallery: Path, label: str) -> None:
+    """Time single checks on one thread (after one warm-up check) and split their time by STAGES."""
+    from vision.check import check_image, open_context
+
+    ctx = open_context(gallery, threads=1)
+    check_image(ctx, photos[0])
+    times, prof = [], cProfile.Profile()
+    for p in photos:
+        t = time.perf_counter()
+        prof.enable()
+        check_image(ctx, p)
+        prof.disable()
+        times.append(time.perf_counter() - t)
+    stats = pstats.Stats(prof).stats  # {(file, line, function): (calls, primitive calls, tottime, cumtime, callers)}
+    total = sum(times)
+    print(f"(d) one check on one core, {label}: {len(photos)} photos, p50 {1000 * np.percentile(times, 50):.0f} ms, "
+          f"p90 {1000 * np.percentile(times, 90):.0f} ms, p99 {1000 * np.percentile(times, 99):.0f} ms "
+          f"(profiled: the profiler adds a little to Python-heavy stages)")
+    for stage, file, fn in STAGES:
+        cum = sum(v[3] for (f, _, name), v in stats.items() if name == fn and f.endswith(file))
+        print(f"    {stage:34s} {1000 * cum / len(photos):7.0f} ms a photo  {cum / total:6.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vectors", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=0, help="default: the shipped embedder's dim")
     ap.add_argument("--photos", type=int, default=600, help="640x480 photos for the throughput figure")
     ap.add_argument("--memory-photos", type=int, default=10_000, help="small photos for the peak-memory figure")
-    ap.add_argument("--skip", nargs="*", default=[], choices=("index", "throughput", "memory"))
+    ap.add_argument("--skip", nargs="*", default=[], choices=("index", "throughput", "memory", "profile"))
+    ap.add_argument("--real", type=Path, default=None, help="a real-dev folder: profile checks on its listings too")
+    ap.add_argument("--profile-photos", type=int, default=60, help="photos per set for the per-stage profile")
     ap.add_argument("--models", nargs="*", default=["logo_lite0_int8", "logo_lite0_fast", "logo_lite0_fast_int8"],
                     help="other embedders to time with all cores (those in weights/)")
     args = ap.parse_args()
@@ -202,6 +246,13 @@ def main() -> None:
                 n = len(os.listdir(folder))
                 secs, peak, _ = run_scan(folder, tmp / f"m{n}.jsonl", cores, gallery)
                 print(f"    {n:6d} photos: peak {peak:.0f} MB (process tree), {n / secs:.1f} photos/s", flush=True)
+        if "profile" not in args.skip:
+            make_photos(tmp / "profile", args.profile_photos, (640, 480), seed=9)
+            profile_checks(sorted((tmp / "profile").iterdir()), gallery, "generated 640x480 listings")
+            if args.real is not None:
+                real = sorted((args.real / "listings").glob("*.jpg"))
+                step = max(1, len(real) // args.profile_photos)  # spread over the folder: its brands come in runs
+                profile_checks(real[::step][:args.profile_photos], gallery, f"real photos of {args.real}")
 
 
 if __name__ == "__main__":
