@@ -171,11 +171,13 @@ STAGES = (("decode", "vision/load.py", "load_image"),
 
 
 def profile_checks(photos: list[Path], gallery: Path, label: str) -> None:
-    """Time single checks on one thread (after one warm-up check) and split their time by STAGES."""
+    """Time single checks on one thread and split their time by STAGES. A first pass over the photos is left out:
+    it holds each brand's one-off reference work (ink masks, wordmark OCR), as benchmarks/speed.py's cold pass."""
     from vision.check import check_image, open_context
 
     ctx = open_context(gallery, threads=1)
-    check_image(ctx, photos[0])
+    for p in photos:
+        check_image(ctx, p)
     times, prof = [], cProfile.Profile()
     for p in photos:
         t = time.perf_counter()
