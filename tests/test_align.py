@@ -156,3 +156,27 @@ def test_a_logo_with_a_piece_missing_aligns_by_the_rest():
         assert align_logo(image, box, ink, CFG).quality > 0.95 and not align_without_a_piece(image, box, ink, CFG).ok
     image, box, ink, _ = _case("nike", 3, logo_frac=(0.3, 0.4))
     assert not align_without_a_piece(image, box, ink, CFG).ok
+
+
+def test_a_hopeless_shape_fit_is_not_retried_nor_refined(monkeypatch):
+    """A fit that the caller needs at 0.85 (a rest fit) and whose starts stay far under it is returned as it is: on
+    clutter (20 random lines) the needy search runs fewer ECC refinements than the full one, and returns its best
+    start, which the full search would not have lifted to what was needed either."""
+    import vision.align as align
+
+    calls = []
+    real = align._ecc_refine
+    monkeypatch.setattr(align, "_ecc_refine", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(0)
+    clutter = np.zeros((240, 300), np.float32)
+    for _ in range(20):
+        cv2.line(clutter, tuple(map(int, rng.integers(0, 300, 2))), tuple(map(int, rng.integers(0, 240, 2))), 1.0, 2)
+    ink = ink_from_rgba(synth.render_logo("nike", 256), CFG.work_side)
+    full = align._shape_homography(ink, clutter, CFG)
+    n_full = len(calls)
+    calls.clear()
+    needy = align._shape_homography(ink, clutter, CFG, need=CFG.rest_quality)
+    assert len(calls) < n_full
+    target = align._main_ink(clutter)
+    assert align._overlap(ink, target, needy) < CFG.rest_quality - align.HOPELESS
+    assert align._overlap(ink, target, needy) < align._overlap(ink, target, full) < CFG.rest_quality

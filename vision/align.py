@@ -260,7 +260,7 @@ def align_without_a_piece(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg:
     best, best_q = None, 0.0
     for piece in _big_pieces(ref_ink):
         rest = np.where(piece, 0.0, ref_ink).astype(np.float32)
-        H = _shape_homography(rest, ink, cfg)
+        H = _shape_homography(rest, ink, cfg, need=max(cfg.rest_quality, best_q))
         if H is None or (q := _overlap(rest, target, H)) < max(cfg.rest_quality, best_q) or view_problem(
                 to_photo @ H, ref_ink.shape, box, cfg.view) is not None:
             continue
@@ -472,12 +472,16 @@ def _round_starts(ref_ink: np.ndarray, target: np.ndarray, pa, pb, cfg: AlignCon
 
 
 FOCUS_QUALITY = 0.9  # overlap under which a shape fit is tried again on the ink near it alone (_shape_homography)
+HOPELESS = 0.35  # a shape fit this far under the overlap it needs after its starts is not retried nor refined: of
+# 1,364 fits (real photos, calibration renders) none under 0.7 after its starts reached 0.85 (benchmarks/HISTORY.md)
 
 
-def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) -> np.ndarray | None:
+def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig, need: float = 0.0
+                      ) -> np.ndarray | None:
     """Moment-based starts (_shape_starts), each refined by ECC at half resolution (ECC's cost is per pixel and
     the starts only have to be told apart); a loose best fit is started again turned (_turned) and from the ink near
-    it (_near); the best is refined again at full resolution."""
+    it (_near); the best is refined again at full resolution. `need`: the overlap a fit must reach to be of use to
+    the caller; a best start that is HOPELESS below it is returned as it is."""
     target = _main_ink(ink)
     best, best_q = None, -1.0
 
@@ -491,6 +495,8 @@ def _shape_homography(ref_ink: np.ndarray, ink: np.ndarray, cfg: AlignConfig) ->
                 best, best_q = H, q
 
     keep(_shape_starts(ref_ink, target, cfg), target)
+    if best_q < need - HOPELESS:
+        return best
     if best is not None and cfg.min_quality <= best_q < cfg.good_quality and _pieces(ref_ink) >= 3:
         # a fan of petals or a ring of like parts fits as well one part round: a loose fit is retried turned
         # (a genuine Huawei print stalled at 0.78 with every petal one place off; turned 30 degrees it fits 0.97)
