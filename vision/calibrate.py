@@ -57,8 +57,10 @@ class CalibrationConfig:
     min_samples: int = 96  # ... and at least this many; more only while fewer than `enough` of them aligned (48
     # makes calibration about twice as fast; not measured apart from other changes, see benchmarks/HISTORY.md)
     enough: int = 40  # aligned genuine renders that make a tail fit
-    window: float = 0.0  # > 0: each photo is made only around its logo (synth.photograph's window; 0.75 cuts a
-    # render from 45 to 15 ms). Off until measured alone (benchmarks/HISTORY.md)
+    decided_at: int = 48  # from this many renders on (every DECIDE_EVERY), a reference whose fitted tails all sit under
+    decided: float = 0.7  # ... this share of the floor stops early: more renders would not lift a threshold off it
+    window: float = 0.75  # > 0: each photo is made only around its logo (synth.photograph's window; 0.75 cuts a
+    # render from 45 to 15 ms; measured alone in benchmarks/HISTORY.md)
     false_flag_rate: float = 0.02  # target share of genuine listings called suspect
     floor: float = 1.0  # a channel's threshold never goes below this (channels are scaled so 1 is already far)
     seed: int = 0
@@ -66,6 +68,9 @@ class CalibrationConfig:
     trim: float = 0.1  # share of each channel's largest genuine values left out of the fit (misalignments; not the
     # wordmark's, see channel_fit)
     min_resolved: int = 8  # resolved renders needed for thresholds of their own (else all renders' apply)
+
+
+DECIDE_EVERY = 16  # renders between two looks at whether a reference's thresholds are decided (_decided)
 
 
 def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = CalibrationConfig(),
@@ -82,6 +87,9 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     for n in range(cfg.samples):
         if n >= cfg.min_samples and len(resolution) >= cfg.enough:  # every render so far aligned or not
             break
+        if (n >= cfg.decided_at and n % DECIDE_EVERY == 0 and len(resolution) >= cfg.enough
+                and _decided(_fits(values, resolution, cfg), cfg)):
+            break
         p = photograph(rgba, rng, PhotoStyle(), window=cfg.window)
         q = p.quad
         pad = rng.uniform(0.05, 0.3) * (q.max(0) - q.min(0))
@@ -97,15 +105,29 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
         resolution.append(ev.resolution)
         for name, v, _ in divergence_terms(ev):
             values[name].append(v)
+    return {"fits": _fits(values, resolution, cfg), "values": {t: [round(x, 4) for x in sorted(v)]
+                                                               for t, v in values.items()},
+            "resolved": sum(r >= RESOLVED_PX for r in resolution), "unaligned": unaligned,
+            "unaligned_resolved": unaligned_resolved, "samples": len(resolution) + unaligned}
+
+
+def _fits(values: dict[str, list[float]], resolution: list[float], cfg: CalibrationConfig) -> dict:
+    """{"sharp" | "coarse": {channel: channel_fit}} of the aligned renders' `values` and stroke `resolution`."""
     # prints whose strokes are a pixel or two wide vary far more than resolved ones: one threshold for all sizes
     # would be loose enough for the smallest and miss clear counterfeits on large prints (and vice versa)
     resolved = [i for i, r in enumerate(resolution) if r >= RESOLVED_PX]
     sharp = {t: [v[i] for i in resolved] for t, v in values.items()} if len(resolved) >= cfg.min_resolved else values
-    fits = {"sharp": {t: channel_fit(t, v, cfg) for t, v in sharp.items()},
+    return {"sharp": {t: channel_fit(t, v, cfg) for t, v in sharp.items()},
             "coarse": {t: channel_fit(t, v, cfg) for t, v in values.items()}}
-    return {"fits": fits, "values": {t: [round(x, 4) for x in sorted(v)] for t, v in values.items()},
-            "resolved": len(resolved), "unaligned": unaligned, "unaligned_resolved": unaligned_resolved,
-            "samples": len(resolution) + unaligned}
+
+
+def _decided(fits: dict, cfg: CalibrationConfig) -> bool:
+    """Every channel's threshold (sharp and coarse) is the floor, with its fitted tail under `cfg.decided` of it, at
+    the false-flag rate calibrated for or at 1% if that is stricter (a scan's --false-flag-rate 0.01 applies the same
+    calibration)."""
+    rate = min(cfg.false_flag_rate, 0.01) / len(TERMS)
+    return all(f is None or tail_quantile(f, rate) <= cfg.decided * cfg.floor
+               for channels in fits.values() for f in channels.values())
 
 
 def channel_threshold(channel: str, values: list[float], cfg: CalibrationConfig = CalibrationConfig()) -> float:
@@ -199,7 +221,7 @@ def calibration_key(brand, cfg: CalibrationConfig) -> str:
     logos = sorted(r.sha256[:16] for r in brand.references if r.kind == "logo")
     registered = f"{brand.wordmark or ''}|{','.join(brand.colors)}"  # both enter the divergence score
     settings = (f"{cfg.samples}-{cfg.min_samples}-{cfg.enough}/{cfg.seed}/{cfg.min_resolved}/{cfg.trim}/"
-                f"{cfg.window}")  # not the rate: thresholds_at applies it
+                f"{cfg.window}/{cfg.decided_at}-{cfg.decided}")  # not the rate: thresholds_at applies it
     return "+".join(logos) + f"|{registered}@{code_version()}/{settings}"
 
 
