@@ -139,3 +139,40 @@ def test_a_missing_original_is_a_problem_that_repair_settles_keeping_the_logo(tm
     assert any("keeps its extracted logo" in d for d in done) and verify_files(g) == []
     kept = g.brand("nike").references[0]
     assert kept.file == ref.file and kept.original == "" and g.original_path("nike", kept) == g.ref_path("nike", kept)
+
+
+def test_a_print_of_a_lockups_emblem_alone_is_judged_against_the_emblem(tmp_path, embedder):
+    """A lock-up is registered whole and as its parts, each part naming the lock-up it was cut from (kept in
+    brand.json); a product that prints the emblem alone, matched to the lock-up, is judged against the emblem part,
+    not as half of the lock-up."""
+    from vision.calibrate import CalibrationConfig
+    from vision.check import CheckConfig, _verify, _verify_reference, open_context
+    from vision.index import save_index, sync_index
+    from vision.match import BrandHit
+
+    emblem, name = synth.render_logo("puma", 200), synth.render_logo("nike", 200)
+    canvas = np.full((420, 900, 3), 255.0, np.float32)
+    for art, x, y in ((emblem, 80, 100), (name, 500, 140)):
+        h, w = art.shape[:2]
+        a = art[..., 3:4] / 255.0
+        canvas[y:y + h, x:x + w] = a * art[..., :3] + (1 - a) * canvas[y:y + h, x:x + w]
+    Image.fromarray(canvas.astype(np.uint8)).save(tmp_path / "lockup.jpg", quality=95)
+    g = Gallery(tmp_path / "g")
+    add_references(g, "puma", [tmp_path / "lockup.jpg"], kind="logo")
+    refs = g.brand("puma").references
+    whole, parts = [r for r in refs if not r.part_of], [r for r in refs if r.part_of]
+    assert len(whole) == 1 and len(parts) == 2 and all(p.part_of == whole[0].file for p in parts)
+    assert Gallery(tmp_path / "g").brand("puma") == g.brand("puma")  # read back from brand.json
+    with g.locked():
+        save_index(sync_index(g, embedder), g)
+    ctx = open_context(g.root, config=CheckConfig(calibration=CalibrationConfig(samples=6, min_samples=6, enough=3)))
+    assert sorted(ctx.parts_of("puma", whole[0].file)) == sorted(p.file for p in parts)
+    style = synth.PhotoStyle(blur=(0.0, 0.0), noise=(0.0, 0.0), tilt=0.05, rotation=5.0, logo_frac=(0.4, 0.5))
+    p = synth.photograph(emblem, np.random.default_rng(1), style)
+    (x0, y0), (x1, y1) = p.quad.min(0).astype(int) - 10, p.quad.max(0).astype(int) + 10
+    box = (max(0, x0), max(0, y0), x1, y1)
+    entry = next(e for e in ctx.index.entries.values() if e.file == whole[0].file)
+    half = _verify_reference(ctx, p.image, "puma", whole[0].file, [box])
+    ev = _verify(ctx, p.image, BrandHit("puma", 0.9, entry, box, -1, (box,)), [box])
+    assert ev.reference in {f"puma/{r.file}" for r in parts}
+    assert ev.alignment.quality >= 0.9 > half.alignment.quality

@@ -15,6 +15,7 @@ from vision.calibrate import (
     channel_threshold,
     fit_thresholds,
     load_thresholds,
+    reference_thresholds,
     tail_threshold,
     thresholds_at,
 )
@@ -115,6 +116,14 @@ def test_gallery_calibration_is_stored_and_reused(gallery_copy, logo_files):
         calibrate_gallery(ctx.gallery, cfg)
     after = json.loads((gallery_copy / ".index" / CALIBRATION).read_text())
     assert after["nike"]["key"] != stored["nike"]["key"] and len(after["nike"]["per_reference"]) == 2
+    # each logo reference has thresholds of its own; the brand's are the loosest of them
+    own = reference_thresholds(after, ["nike"], cfg)
+    files = [r.file for r in Gallery(gallery_copy).brand("nike").references if r.kind == "logo"]
+    assert sorted(own) == sorted(f"nike/{f}" for f in files)
+    brand = thresholds_at(after["nike"], cfg)
+    assert all(brand[k] == max(t[k] for t in own.values()) for k in brand)
+    assert all(own[f"nike/{f}"] == thresholds_at({"per_reference": [r]}, cfg)
+               for f, r in zip(files, after["nike"]["per_reference"]))
 
 
 def test_thresholds_follow_the_false_flag_rate_without_rendering_again(gallery_copy):
@@ -231,3 +240,20 @@ def test_calibration_killed_at_random_moments_resumes_to_the_same_calibration(ga
     assert 1 <= kills <= 3  # a resumed run with one brand left can finish before its kill
     assert committed == sorted(committed)  # a kill never loses a brand that was committed
     assert json.loads((gallery_copy / ".index" / CALIBRATION).read_text()) == want
+
+
+def test_a_read_only_logo_photographs_as_a_writable_one_and_a_changed_logo_is_not_stale():
+    """photograph makes a read-only logo's layers once (calibrate_brand's renders); the photos are the same, and a
+    writable logo changed in place between photos is photographed as it now is."""
+    from vision import synth
+
+    rgba = synth.render_logo("nike", 256)
+    frozen = rgba.copy()
+    frozen.flags.writeable = False
+    for seed in range(3):
+        a = synth.photograph(rgba, np.random.default_rng(seed), window=0.75)
+        b = synth.photograph(frozen, np.random.default_rng(seed), window=0.75)
+        assert np.array_equal(a.image, b.image)
+    before = synth.photograph(rgba, np.random.default_rng(0)).image
+    rgba[..., 3] = 0  # the logo erased in place: nothing may be printed from a cached copy
+    assert not np.array_equal(before, synth.photograph(rgba, np.random.default_rng(0)).image)

@@ -221,6 +221,19 @@ def test_per_brand_threshold_and_risk_map():
     assert score_to_risk(1.0) == 0.5 and score_to_risk(0.0) == 0.0 and score_to_risk(9) > 0.85
 
 
+def test_a_fit_is_judged_by_its_own_references_thresholds():
+    """A brand registered from a lock-up has the lock-up's, the emblem's and the wordmark's thresholds; a fit
+    against the emblem is judged by the emblem's, not by the loosest of the three."""
+    ev = {"nike": evidence("nike", shift=0.03)}
+    shift = next(v for n, v, _ in divergence_terms(ev["nike"]) if n == "part_shift")
+    brand = {"nike": {"part_shift": shift * 2}}
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, brand).verdict == "consistent"
+    own = {"nike/logos/a.png": {"part_shift": shift / 2}, "nike/logos/b.png": {"part_shift": shift * 3}}
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, brand, reference_thresholds=own).verdict == "suspect"
+    other = {"nike/logos/b.png": {"part_shift": shift / 2}}  # another reference's: the brand's apply
+    assert decide("p.jpg", [hit("nike", 0.8)], ev, {}, CFG, brand, reference_thresholds=other).verdict == "consistent"
+
+
 def test_row_contract():
     row = decide("p.jpg", [hit("nike", 0.9)], {"nike": evidence("nike")}, {}, CFG).to_row()
     for k in ("path", "verdict", "brand", "risk", "similarity", "reference", "reasons", "error"):

@@ -49,6 +49,8 @@ class AlignConfig:
     ransac_px: float = 4.0  # RANSAC reprojection threshold in reference pixels
     ecc_iters: int = 60
     ecc_iters_starts: int = 25  # ... when telling the shape starts apart at half resolution (the best is refined again)
+    ecc_eps: float = 1e-4  # ECC stops once an iteration raises its correlation by less (1e-5 took 40% longer to
+    # refine a fit whose overlap then moved by 0.008 at most, on 612 calibration fits: benchmarks/HISTORY.md)
     min_quality: float = 0.5  # IoU of ink below which the alignment is reported as failed
     rest_quality: float = 0.85  # IoU of the reference's other pieces at which a fit without one piece counts
     good_quality: float = 0.8  # IoU of ink at which a fit is good enough to stop trying other boxes (verify.py)
@@ -585,10 +587,9 @@ def _ecc_refine(ref_ink: np.ndarray, ink: np.ndarray, H0: np.ndarray, cfg: Align
     img = cv2.GaussianBlur(ink, (0, 0), 2.0)
     # ECC's warp maps template (reference) coordinates to input (region) coordinates: the same direction as H0
     warp = (H0 / H0[2, 2]).astype(np.float32)
+    stop = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iters or cfg.ecc_iters, cfg.ecc_eps)
     try:
-        _, warp = cv2.findTransformECC(tpl, img, warp, cv2.MOTION_HOMOGRAPHY,
-                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iters or cfg.ecc_iters, 1e-5),
-                                       None, 3)
+        _, warp = cv2.findTransformECC(tpl, img, warp, cv2.MOTION_HOMOGRAPHY, stop, None, 3)
     except cv2.error:
         return None
     H = warp.astype(np.float64)

@@ -40,8 +40,8 @@ from .wordmark import TextLine, reference_lines
 
 __all__ = ["CalibrationConfig", "calibrate_brand", "channel_threshold", "channel_fit", "fit_thresholds",
            "tail_threshold", "tail_quantile", "tail_fit", "load_thresholds", "code_version", "code_hash",
-           "calibration_key", "stored_thresholds", "thresholds_at", "align_rate", "stored_align_rates", "stored_text",
-           "refuse_in_worker_start", "calibrate_gallery"]
+           "calibration_key", "stored_thresholds", "thresholds_at", "reference_thresholds", "align_rate",
+           "stored_align_rates", "stored_text", "refuse_in_worker_start", "calibrate_gallery"]
 
 CALIBRATION = "calibration.json"
 # the code that makes a genuine render's divergence values: a change to what it does (not to its comments,
@@ -80,6 +80,8 @@ def calibrate_brand(ink: np.ndarray, rgba: np.ndarray, cfg: CalibrationConfig = 
     genuine values}, "unaligned": count, ...}. Boxes are the logo's true box grown by a random margin, as the
     candidate stage gives them."""
     align_cfg = align_cfg or AlignConfig()
+    rgba = rgba.copy()
+    rgba.flags.writeable = False  # read-only: photograph makes its layers once, not once per render
     rng = np.random.default_rng(cfg.seed)
     values: dict[str, list[float]] = {t: [] for t in TERMS}
     resolution: list[float] = []
@@ -244,13 +246,28 @@ def stored_thresholds(gallery: Gallery, stored: dict, cfg: CalibrationConfig) ->
 
 def thresholds_at(entry: dict, cfg: CalibrationConfig) -> dict[str, float]:
     """A brand's stored calibration `entry` -> {channel: threshold, "coarse:<channel>": threshold} at
-    cfg.false_flag_rate: each the loosest of the brand's logo references' (any may be the one matched)."""
-    def at(fits: dict) -> dict[str, float]:
-        sharp, coarse = (fit_thresholds(fits[k], cfg.false_flag_rate, cfg.floor) for k in ("sharp", "coarse"))
-        return sharp | {f"coarse:{t}": v for t, v in coarse.items()}
-
-    per = [at(r["fits"]) for r in entry["per_reference"]]
+    cfg.false_flag_rate: each the loosest of the brand's logo references' (for a fit whose reference is not known)."""
+    per = [_at(r["fits"], cfg) for r in entry["per_reference"]]
     return {k: max(p[k] for p in per) for k in per[0]}
+
+
+def reference_thresholds(stored: dict, brands, cfg: CalibrationConfig) -> dict[str, dict[str, float]]:
+    """{"brand/file": thresholds as thresholds_at gives them} for each logo reference of `brands` (slugs) in
+    `stored` (load_thresholds), from that reference's own renders: a fit against one reference is judged by its
+    variation alone. A lock-up's small-set wordmark varies far more than its emblem, and the brand's loosest
+    thresholds let an emblem with a part moved pass as genuine."""
+    out = {}
+    for slug in brands:
+        entry = stored.get(slug) or {}
+        # per_reference is in the order of the brand's logo references, as "text" is keyed (calibrate_gallery)
+        for file, result in zip(entry.get("text") or {}, entry.get("per_reference") or []):
+            out[f"{slug}/{file}"] = _at(result["fits"], cfg)
+    return out
+
+
+def _at(fits: dict, cfg: CalibrationConfig) -> dict[str, float]:
+    sharp, coarse = (fit_thresholds(fits[k], cfg.false_flag_rate, cfg.floor) for k in ("sharp", "coarse"))
+    return sharp | {f"coarse:{t}": v for t, v in coarse.items()}
 
 
 def align_rate(results: list[dict]) -> float | None:

@@ -88,6 +88,10 @@ class Reference:
     source: str = ""  # original file name, for people
     original: str = ""  # logos: the file it was extracted from, e.g. "originals/9c1e....jpg" ("" if stored as given)
     original_sha256: str = ""
+    part_of: str = ""  # logos: the lock-up reference this part (emblem or wordmark) was cut from ("" for a whole logo)
+
+
+OPTIONAL_FIELDS = ("original", "original_sha256", "part_of")  # a reference's fields left out of brand.json when empty
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class Brand:
     def to_json(self) -> dict:
         return {"format": FORMAT, "slug": self.slug, "name": self.name, "wordmark": self.wordmark,
                 "colors": list(self.colors), "codes": list(self.codes),
-                "references": [{k: v for k, v in vars(r).items() if v or k not in ("original", "original_sha256")}
+                "references": [{k: v for k, v in vars(r).items() if v or k not in OPTIONAL_FIELDS}
                                for r in self.references]}
 
     @classmethod
@@ -114,8 +118,10 @@ class Brand:
             for r in raw.get("references", []):
                 ref = Reference(file=str(r["file"]), kind=str(r["kind"]), sha256=str(r["sha256"]),
                                 source=str(r.get("source", "")), original=str(r.get("original", "")),
-                                original_sha256=str(r.get("original_sha256", "")))
+                                original_sha256=str(r.get("original_sha256", "")), part_of=str(r.get("part_of", "")))
                 _check_ref_path(ref.file)
+                if ref.part_of:
+                    _check_ref_path(ref.part_of, ("logos",))
                 if ref.original:
                     _check_ref_path(ref.original, ("originals",))
                 if ref.kind not in KINDS:
@@ -252,7 +258,7 @@ def add_references(gallery: Gallery, slug: str, images: Sequence[str | os.PathLi
             for i, (data, digest) in enumerate(st.parts, 1):  # a lock-up's emblem and wordmark, each on its own
                 if digest not in known:
                     atomic_write_bytes(bdir / f"{kind}s/{digest[:20]}.png", data)
-                    refs.append(replace(ref, file=f"{kind}s/{digest[:20]}.png", sha256=digest,
+                    refs.append(replace(ref, file=f"{kind}s/{digest[:20]}.png", sha256=digest, part_of=ref.file,
                                         source=f"{st.source} (part {i} of {len(st.parts)})"))
                     known.add(digest)
             if st.kept is not None:

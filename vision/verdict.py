@@ -181,19 +181,25 @@ def channel_thresholds(thresholds: dict[str, float] | None, ev: Evidence) -> dic
 
 def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand_names: dict[str, str],
            cfg: VerdictConfig = VerdictConfig(), thresholds: dict[str, dict[str, float]] | None = None,
-           align_rates: dict[str, float] | None = None) -> CheckRecord:
+           align_rates: dict[str, float] | None = None,
+           reference_thresholds: dict[str, dict[str, float]] | None = None) -> CheckRecord:
     """hits best first (match.match_brands), evidence per verified brand (verify.verify_brand) -> the record.
-    `thresholds`: per brand, per divergence channel (calibrate.py; a missing one is 1.0). `align_rates`: per brand,
-    the share of its resolved genuine renders that calibration aligned (unaligned_risk)."""
+    `thresholds`: per brand, per divergence channel (calibrate.py; a missing one is 1.0). `reference_thresholds`:
+    per logo reference ("brand/file"), its own; a fit against a reference is judged by them where given, else by its
+    brand's. `align_rates`: per brand, the share of its resolved genuine renders that calibration aligned
+    (unaligned_risk)."""
     cands = [Candidate(h.brand, h.similarity, f"{h.brand}/{h.entry.file}") for h in hits[:cfg.top_candidates]]
     sim = {h.brand: h for h in hits}
-    threshold = lambda b: (thresholds or {}).get(b, {})
+
+    def threshold(ev: Evidence) -> dict[str, float]:
+        return (reference_thresholds or {}).get(ev.reference) or (thresholds or {}).get(ev.brand, {})
+
     ok = [ev for ev in evidence.values() if confirmed(ev, cfg, sim[ev.brand].similarity)]
     if ok:
         # two wordmarks' text blocks align with each other by shape; what OCR reads there tells them apart
         read_as_is = [ev for ev in ok if not reads_other_text(ev)]
         ev = max(read_as_is or ok, key=lambda e: overlap(e) + sim[e.brand].similarity)
-        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand))
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev))
     # an altered logo still aligns, only worse: that is resemblance, not absence; it is judged by the same
     # calibrated divergence score, and its reasons say the alignment was partial
     # text that only looks like a wordmark to the embedder (a caption, a watermark) is no lookalike of it
@@ -205,7 +211,7 @@ def decide(path: str, hits: list[BrandHit], evidence: dict[str, Evidence], brand
     if partial:
         # the rest of a logo fitting tightly without one piece is stronger evidence than a loose fit of another
         ev = max(partial, key=lambda e: (reads_as_wordmark(e), e.alignment.method == "rest", overlap(e)))
-        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev.brand), partial=True)
+        return _judged(path, ev, sim[ev.brand], brand_names, cands, threshold(ev), partial=True)
     # a brand whose wordmark OCR read where another brand was hypothesised "looks like" it, whatever its similarity
     read = next((h for h in hits if h.brand not in other and (e := evidence.get(h.brand)) and e.read_as), None)
     looks = top if top is not None and top.similarity >= cfg.match_threshold else read
