@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -251,7 +251,7 @@ def thresholds_at(entry: dict, cfg: CalibrationConfig) -> dict[str, float]:
     return {k: max(p[k] for p in per) for k in per[0]}
 
 
-def reference_thresholds(stored: dict, brands, cfg: CalibrationConfig) -> dict[str, dict[str, float]]:
+def reference_thresholds(stored: dict, brands: Iterable[str], cfg: CalibrationConfig) -> dict[str, dict[str, float]]:
     """{"brand/file": thresholds as thresholds_at gives them} for each logo reference of `brands` (slugs) in
     `stored` (load_thresholds), from that reference's own renders: a fit against one reference is judged by its
     variation alone. A lock-up's small-set wordmark varies far more than its emblem, and the brand's loosest
