@@ -56,7 +56,6 @@ def test_calibration_renders_only_around_the_logo_and_stops_once_enough_aligned(
     assert r["samples"] == 6 and 6 - r["unaligned"] >= 3  # enough renders aligned: no more were made
 
 
-
 def test_a_reference_whose_thresholds_are_decided_stops_rendering(logo_files):
     """Nike's genuine renders diverge in no channel: once its fitted tails all sit far under the floor, more renders
     would not move a threshold, and calibration stops with the result of a run of that length. Asked for more
@@ -71,6 +70,7 @@ def test_a_reference_whose_thresholds_are_decided_stops_rendering(logo_files):
     assert r == calibrate_brand(ink, rgba, CalibrationConfig(samples=16, min_samples=16, enough=4, decided_at=8))
     assert calibrate_brand(ink, rgba, CalibrationConfig(samples=24, min_samples=24, enough=4, decided_at=8,
                                                         decided=-1.0))["samples"] == 24
+
 
 def test_tail_threshold():
     assert tail_threshold([0.0, 0.0, 0.0], 0.01) == 0.0
