@@ -107,6 +107,11 @@ def test_a_lockup_is_kept_whole_and_as_its_parts_and_a_sheet_of_logos_is_said():
     assert len(ex.parts) == 2 and all(p.shape[2] == 4 and (p[..., 3] > 127).any() for p in ex.parts)
     assert ex.parts[0].shape[1] < ex.rgba.shape[1] * 0.6  # the emblem alone, without the wordmark
     assert ex.box[0] <= 100 and ex.box[2] >= 1000  # emblem and wordmark both kept
+    name = np.zeros((6, 100, 4), np.uint8)
+    name[..., 3] = 255  # a name set small beside the emblem: under a tenth of the ink, no reference of its own
+    small = extract_logo(_place(_place(bg, logo, 100, 150), name, 500, 235))
+    assert small.groups == 2 and len(small.parts) == 1 and any("its larger part as its own" in n for n in small.notes)
+    assert small.parts[0].shape[1] < small.rgba.shape[1] * 0.6  # the emblem, without the name
     sheet = bg
     for x in (60, 520, 980):
         sheet = _place(sheet, logo, x, 150)

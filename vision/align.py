@@ -155,9 +155,12 @@ def photo_ink(grey: np.ndarray) -> tuple[np.ndarray, int]:
     return m.astype(np.float32), -1
 
 
-def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig()) -> Alignment:
+def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfig = AlignConfig(),
+               need: float = 0.0) -> Alignment:
     """Align reference ink (float mask, longest side cfg.work_side) to the logo in `photo` (RGB uint8) near `box`.
-    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why."""
+    Returns an Alignment whose H maps reference pixels to photo pixels, or H=None with a `note` saying why.
+    `need`: the overlap under which a fit is of no use to the caller (a mirror test that only counts a fit as good
+    as the print's own): a shape fit hopelessly under it is not retried nor refined (_shape_homography)."""
     region = _region(photo, box, cfg)
     if region is None:
         return Alignment(None, "none", 0, 0.0, 1, "region too small to align")
@@ -183,7 +186,7 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
         fit = next((f for f in (refined, H) if camera_view(f)), None)
         best = None if fit is None else ("sift", fit, inliers)
     if best is None:
-        H = _shape_homography(ref_ink, ink, cfg)
+        H = _shape_homography(ref_ink, ink, cfg, need)
         if H is not None:
             best = ("shape", H, 0)
     if best is None:
@@ -192,7 +195,7 @@ def align_logo(photo: np.ndarray, box: Box, ref_ink: np.ndarray, cfg: AlignConfi
     method, H, inl = best
     quality = _overlap(ref_ink, ink, H)
     if quality < cfg.good_quality and method == "sift":  # features agreed on a wrong or loose plane: try shape too
-        Hs = _shape_homography(ref_ink, ink, cfg)
+        Hs = _shape_homography(ref_ink, ink, cfg, max(need, quality))  # of use only if it beats the SIFT fit
         if camera_view(Hs) and (q := _overlap(ref_ink, ink, Hs)) > quality:
             method, H, inl, quality = "shape", Hs, 0, q
     if quality < cfg.min_quality:

@@ -287,7 +287,7 @@ def vet_mirror(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
     ink = ctx.reference_ink(ev.brand, ev.reference.split("/", 1)[1])
     if mask_iou(ink, mirrored(ink)) >= SYMMETRIC:  # its mirror image is itself: a fit of it proves nothing
         return record
-    m = align_logo(rgb, ev.box, mirrored(ink), ctx.config.align)
+    m = align_logo(rgb, ev.box, mirrored(ink), ctx.config.align, need=ctx.config.verdict.mirror_quality)
     if not m.ok:
         return record
     evidence[record.brand] = replace(ev, mirrored_quality=m.quality)

@@ -145,7 +145,8 @@ def _lockup(rgba: np.ndarray, groups: list[tuple[int, int]], cfg: ExtractConfig)
                     f"logo from its own file"]
     parts = _parts(rgba, cfg) if len(groups) == 2 else ()
     return parts, [f"{len(groups)} separate parts (a lock-up of an emblem and a wordmark): kept as one reference"
-                   + (f", and each part as its own ({len(parts)})" if parts else "")]
+                   + {0: "", 1: ", and its larger part as its own (the other is too small to stand alone)",
+                      2: ", and each part as its own (2)"}[len(parts)]]
 
 
 def extraction_picture(image: np.ndarray, extraction: Extraction, height: int = 240) -> np.ndarray:
@@ -417,18 +418,20 @@ def _sheet(groups: list[tuple[int, int]]) -> int:
 
 
 def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
-    """The groups of ink of the kept logo `rgba` (as _components joins and counts them), each cropped with the
-    margin."""
+    """The two groups of ink of the kept logo `rgba` (as _components joins and counts them) that can stand alone,
+    each cropped with the margin: both, or the larger when the other is too small (a name set small beside a mark:
+    products that show the mark alone would otherwise be judged against the lock-up, its name missing), or none."""
     ink = rgba[..., 3] > 127
     ys, xs = np.nonzero(ink)
     gap = max(1, round(cfg.group_gap * max(xs.max() - xs.min(), ys.max() - ys.min())))
     joined = cv2.dilate(ink.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
     m, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     top = max(stats[1:, cv2.CC_STAT_AREA])
-    out = []
+    out, groups = [], 0
     for i in range(1, m):
         if stats[i, cv2.CC_STAT_AREA] < 0.1 * top:  # as _components counts groups
             continue
+        groups += 1
         own = np.where(labels == i, rgba[..., 3], 0)
         yy, xx = np.nonzero(own > 127)
         pad = round(cfg.margin * max(xx.max() - xx.min(), yy.max() - yy.min()))
@@ -436,10 +439,9 @@ def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
         part = rgba[y0:y1, x0:x1].copy()
         part[..., 3] = own[y0:y1, x0:x1]
-        if min(part.shape[:2]) < cfg.min_part or (part[..., 3] > 127).sum() < cfg.part_ink * ink.sum():
-            return ()  # too small to stand alone: the lock-up stays the only reference
-        out.append(part)
-    return tuple(out) if len(out) == 2 else ()
+        if min(part.shape[:2]) >= cfg.min_part and (part[..., 3] > 127).sum() >= cfg.part_ink * ink.sum():
+            out.append(part)  # else too small to stand alone
+    return tuple(out) if groups == 2 else ()
 
 
 __all__ = ["ExtractConfig", "Extraction", "extract_logo", "extraction_picture"]

@@ -190,7 +190,7 @@ def evidence_at(photo: np.ndarray, box: Box, a: Alignment, brand: str, reference
     # only pay for the mirror test when something is off; a fit without a piece already explains what is off (its
     # whole overlap is low by the missing share, which a mirror image's loose fit would beat)
     if a.method != "rest" and (a.quality < 0.85 or detail.blob_frac > 0.05):
-        m = align_logo(photo, box, mirrored(ref_ink), cfg)
+        m = align_logo(photo, box, mirrored(ref_ink), cfg, need=a.quality)  # only a better fit is a mirror's sign
         mirror = m.quality if m.ok else 0.0
     reading = read_wordmark(grey, list(text_lines))
     # colour is only judged where strokes are a few photo pixels wide: thinner ones take the surface's colour
