@@ -3,11 +3,12 @@ check.read_names), with the real OCR models, on generated photos."""
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
 from tests.conftest import listing
-from vision.check import CheckConfig, NamesConfig, check_image, open_context, read_names
+from vision.check import CheckConfig, NamesConfig, check_image, open_context, read_enlarged, read_names
 from vision.record import CheckRecord
 from vision.train.forge import font_path, render_text
 from vision.wordmark import TextLine, names_in, read_lines
@@ -36,13 +37,14 @@ def test_longest_name_first():
     assert [b for b, _ in found] == ["ford", "mini"]
 
 
-def _photo_with_text(text: str, seed: int = 3) -> np.ndarray:
-    photo = listing(None, seed).copy()
-    ink = render_text(text, 44, (0, 0, 0))[..., 3].astype(np.float32) / 255.0
+def _photo_with_text(text: str, seed: int = 3, height: int = 44, grey: int = 15,
+                     size: tuple[int, int] | None = None) -> np.ndarray:
+    photo = listing(None, seed).copy() if size is None else cv2.resize(listing(None, seed), size)
+    ink = render_text(text, height, (0, 0, 0))[..., 3].astype(np.float32) / 255.0
     h, w = ink.shape
     y0, x0 = 30, 30
     region = photo[y0:y0 + h, x0:x0 + w].astype(np.float32)
-    photo[y0:y0 + h, x0:x0 + w] = (region * (1 - ink[..., None]) + 15 * ink[..., None]).astype(np.uint8)
+    photo[y0:y0 + h, x0:x0 + w] = (region * (1 - ink[..., None]) + grey * ink[..., None]).astype(np.uint8)
     return photo
 
 
@@ -52,6 +54,18 @@ def test_read_lines_gives_each_line_its_box_in_photo_pixels():
     line = next(line for line in lines if "STARBUCKS" in line.text.upper())
     x0, y0, x1, y1 = line.box
     assert 10 <= x0 <= 50 and 10 <= y0 <= 50 and x1 > x0 + 100 and y1 > y0 + 20
+
+
+@pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
+def test_small_print_is_read_in_the_photo_enlarged_with_boxes_in_photo_pixels():
+    """7 px grey print in a 400 x 300 photo: missed at its own size, read once enlarged to 736 px; a photo already
+    that large is read as it is."""
+    small = _photo_with_text("STARBUCKS", height=7, grey=90, size=(400, 300))
+    assert not any("STARBUCKS" in line.text.upper() for line in read_lines(small))
+    line = next(line for line in read_enlarged(small, 0.7, 736) if "STARBUCKS" in line.text.upper())
+    x0, y0, x1, y1 = line.box
+    assert 24 <= x0 <= 36 and 24 <= y0 <= 36 and 60 <= x1 <= 90 and 34 <= y1 <= 46, line.box
+    assert read_enlarged(small, 0.7, 400) == read_lines(small, 0.7)
 
 
 @pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")
