@@ -68,6 +68,8 @@ class NamesConfig:
     read_side: int = 736  # a smaller photo is read enlarged to this longer side (the text detector's own limit):
     # small print in a 500 px photo is found there (real-dev tune split: 39 of 102 genuine photos named by their
     # text instead of 34, none wrongly) at twice the reading time, paid only by photos where no logo was found
+    read_gain: float = 1.25  # ... when that enlarges it this much or more: 640 px listings read at 736 px lost the
+    # names of 3 of 2 x 688 (benchmarks/onboarding.py, both galleries) and found none more
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,7 @@ def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
     cfg = ctx.config.names
     if record.verdict not in ("no_match", "unverified") or not cfg.enabled or not ctx.brands:
         return record
-    found = names_in(read_enlarged(rgb, cfg.min_score, cfg.read_side), ctx.brand_texts)
+    found = names_in(read_enlarged(rgb, cfg.min_score, cfg.read_side, cfg.read_gain), ctx.brand_texts)
     if not found or found[0][0] == record.brand:
         return record
     slug, line = found[0]
@@ -349,12 +351,12 @@ def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
     return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, hit, ev)
 
 
-def read_enlarged(rgb: np.ndarray, min_score: float, side: int) -> list[TextLine]:
-    """read_lines of an RGB uint8 photo enlarged (bicubic) to `side` px on its longer side when it is smaller; boxes
-    in the photo's own pixels; [] if nothing is read."""
+def read_enlarged(rgb: np.ndarray, min_score: float, side: int, gain: float = 1.0) -> list[TextLine]:
+    """read_lines of an RGB uint8 photo enlarged (bicubic) to `side` px on its longer side when that enlarges it by
+    more than 1 and at least `gain`, else as it is; boxes in the photo's own pixels; [] if nothing is read."""
     h, w = rgb.shape[:2]
     scale = side / max(h, w)
-    if scale <= 1.0:
+    if scale <= 1.0 or scale < gain:
         return read_lines(rgb, min_score)
     big = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
     return [TextLine((int(x0 / scale), int(y0 / scale), min(w, int(np.ceil(x1 / scale))),
