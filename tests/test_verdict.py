@@ -106,6 +106,25 @@ def test_unaligned_lookalike_is_unverified_and_says_so():
     assert r.verdict == "suspect" and any("wordmark reads NIKF" in x for x in r.reasons), r.reasons
 
 
+def test_a_loose_outline_fit_that_differs_only_as_a_whole_is_not_judged():
+    """An outline fit (no matching features) whose own overlap is under confirm_quality, confirmed only by the
+    tolerant comparison, that diverges only in its overall overlap (fidelity) is how a genuine 3-D or chromed logo
+    fits its drawing: `unverified`, its risk kept. A tight outline fit, a loose fit of matching features, or a loose
+    fit with a specific divergence (a part moved) is judged."""
+    loose = replace(evidence("puma", quality=0.73, inliers=0, method="shape"), fidelity=0.9)
+    r = decide("p.jpg", [hit("puma", 0.86)], {"puma": loose}, {}, CFG)
+    assert r.verdict == "unverified" and r.brand == "puma" and "fits only loosely (overlap 73%" in r.reasons[0]
+    assert r.risk > 0.5 and r.divergence["score"] >= 1 and "overlaps its aligned reference only 90%" in r.reasons[1]
+    tight = replace(loose, alignment=replace(loose.alignment, quality=CFG.confirm_quality))
+    features = replace(loose, alignment=replace(loose.alignment, method="sift", inliers=CFG.confirm_inliers))
+    moved = replace(loose, geometry=replace(loose.geometry, max_shift=0.08))
+    for ev in (tight, features, moved):
+        r = decide("p.jpg", [hit("puma", 0.86)], {"puma": ev}, {}, CFG)
+        assert r.verdict == "suspect" and any("overlaps its aligned reference only 90%" in x for x in r.reasons)
+    clean = replace(loose, fidelity=0.99)
+    assert decide("p.jpg", [hit("puma", 0.86)], {"puma": clean}, {}, CFG).verdict == "consistent"
+
+
 def test_an_unaligned_look_alike_is_suspect_when_its_mirror_image_aligns_or_its_text_reads():
     """What turns an unaligned look-alike into evidence: the mirrored reference aligning there (check.vet_mirror),
     or OCR reading the brand's text, or a close misspelling of it, where nothing aligned (check.read_closest)."""
