@@ -311,7 +311,8 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
     elif partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
-    beyond = {n for n, v, _ in divergence_terms(ev) if v >= thr[n]}
+    terms = divergence_terms(ev)
+    beyond = {n for n, v, _ in terms if v >= thr[n]}
     if score >= 1.0 and partial and a.method == "shape" and "wordmark" not in beyond:
         # an outline that only partly fits, with no local features matching, cannot tell an altered mark from a
         # genuine one that the photo shows unlike its flat drawing (3-D, chromed, worn, an older version): every
@@ -341,7 +342,7 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
                       "max_part_shift": round(g.max_shift, 4), "worst_part_fit": round(g.worst_fit, 4),
                       "diff_area": round(d.diff_frac, 4), "largest_diff_region": round(d.blob_frac, 4),
                       "ink_ratio": round(d.ink_ratio, 4), "mirrored_overlap": round(ev.mirrored_quality, 4),
-                      "channels": {n: round(v / thr[n], 3) for n, v, _ in divergence_terms(ev)}}
+                      "channels": {n: round(v / thr[n], 3) for n, v, _ in terms}}
     if ev.wordmark is not None:
         rec.divergence["wordmark"] = {"read": ev.wordmark.read, "expected": ev.wordmark.expected,
                                       "edits": ev.wordmark.edits, "confidence": round(ev.wordmark.score, 3)}
