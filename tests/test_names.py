@@ -11,7 +11,7 @@ from tests.conftest import listing
 from vision.check import CheckConfig, NamesConfig, check_image, open_context, read_enlarged, read_names
 from vision.record import CheckRecord
 from vision.train.forge import font_path, render_text
-from vision.wordmark import TextLine, names_in, read_lines
+from vision.wordmark import TextLine, names_in, normalise, read_lines
 
 NAMES = {"cocacola": ("cocacola",), "mcdonalds": ("McDonald's",), "adidas": ("adidas",), "hp": ("hp",),
          "mini": ("mini",), "ford": ("Ford", "Ford Motor")}
@@ -30,6 +30,16 @@ def test_a_name_is_read_as_consecutive_words_exactly_when_short_within_one_edit_
     assert [b for b, _ in names_in(_lines("hp"), NAMES)] == ["hp"]
     # far from any name, or three letters off a long one: nothing
     assert names_in(_lines("BEST PRICE 24/7", "adxdxs"), NAMES) == []
+
+
+def test_accents_are_typography_a_name_read_with_or_without_them_names_its_brand():
+    names = {"citroen": ("Citroën",), "skoda": ("Škoda",)}
+    assert normalise("Citroën") == normalise("CITROEN") == "CITROEN"
+    assert normalise("ŠKODA") == "SKODA"
+    found = dict(names_in(_lines("ACITROÈN world rally", "SKODA Auto"), names))
+    assert set(found) == {"citroen", "skoda"}  # a letter glued on, an accent dropped: still the names
+    assert names_in(_lines("CITRON press"), {"citroen": ("Citroën",)}) == [("citroen", _lines("CITRON press")[0])]
+    assert names_in(_lines("KODAK film"), names) == []
 
 
 def test_longest_name_first():

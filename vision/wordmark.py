@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,14 @@ class Reading:
 
 
 def normalise(text: str) -> str:
-    """Upper-case letters and digits only: case and punctuation are typography, not identity."""
-    return re.sub(r"[^0-9A-Z]", "", text.upper())
+    """Upper-case letters and digits only: case, accents and punctuation are typography, not identity (OCR reads
+    CITROËN, ŠKODA or CITROEN off the same badge; dropping the accented letter made them CITRON and KODA)."""
+    return re.sub(r"[^0-9A-Z]", "", _fold(text).upper())
+
+
+def _fold(text: str) -> str:
+    """`text` with its accents dropped and compatibility forms (full-width letters) made plain."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 _threads = 0  # onnxruntime threads of the OCR models; 0 = all cores
@@ -153,7 +160,7 @@ def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words
     letter of a real print). Longest name first; [] if none."""
     found: dict[str, tuple[int, TextLine]] = {}
     for line in lines:
-        words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", line.text) if normalise(w)]
+        words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", _fold(line.text)) if normalise(w)]
         runs = {"".join(words[i:j]) for i in range(len(words))
                 for j in range(i + 1, min(len(words), i + max_words) + 1)}
         for brand, wanted in names.items():
