@@ -20,7 +20,8 @@ import numpy as np
 from .log import logger
 
 __all__ = ["TextLine", "Reading", "normalise", "use_threads", "page", "reference_lines", "expected_text",
-           "read_wordmark", "read_text", "read_lines", "names_in", "other_text", "unlike", "reads_as", "edit_distance"]
+           "read_wordmark", "read_text", "read_lines", "names_in", "name_edits", "other_text", "unlike", "reads_as",
+           "edit_distance"]
 
 
 @dataclass(frozen=True)
@@ -155,9 +156,8 @@ def read_lines(rgb: np.ndarray, min_score: float = 0.7) -> list[TextLine]:
 def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words: int = 3
              ) -> list[tuple[str, TextLine]]:
     """(brand, line) for each brand whose name (any of `names[brand]`, as registered) is written in one of `lines`:
-    as one to `max_words` consecutive words of the line ("Coca Cola", "McDonald's"), exactly for names of up to 4
-    characters (HP, NBC, MINI: short names are inside many words), within one edit for longer ones (OCR drops a
-    letter of a real print). Longest name first; [] if none."""
+    as one to `max_words` consecutive words of the line ("Coca Cola", "McDonald's"), within name_edits of it.
+    Longest name first; [] if none."""
     found: dict[str, tuple[int, TextLine]] = {}
     for line in lines:
         words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", _fold(line.text)) if normalise(w)]
@@ -165,12 +165,21 @@ def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words
                 for j in range(i + 1, min(len(words), i + max_words) + 1)}
         for brand, wanted in names.items():
             for name in map(normalise, wanted):
-                if len(name) < 2 or not any(r == name or (len(name) > 4 and abs(len(r) - len(name)) <= 1
-                                                          and edit_distance(r, name) <= 1) for r in runs):
+                k = name_edits(name)
+                if len(name) < 2 or not any(r == name or (k and abs(len(r) - len(name)) <= k
+                                                          and edit_distance(r, name) <= k) for r in runs):
                     continue
                 if len(name) > found.get(brand, (0, None))[0]:
                     found[brand] = (len(name), line)
     return [(b, line) for b, (_, line) in sorted(found.items(), key=lambda t: -t[1][0])]
+
+
+def name_edits(name: str) -> int:
+    """OCR misreadings (edits) a normalised name may show and still be read as itself: none up to 4 characters
+    (HP, NBC, MINI: short names are inside many words), one for 5, two from 6 on (a worn or curved print loses
+    letters: "adpids", "Coca-Ca"). The steps of common fuzzy matching (Elasticsearch's AUTO fuzziness: two edits
+    from 6 characters), kept exact where it allows one edit for 3-4."""
+    return 0 if len(name) <= 4 else 1 if len(name) == 5 else 2
 
 
 def other_text(read: str, lines: list[TextLine]) -> bool:
