@@ -272,7 +272,8 @@ def named_by_text(record: CheckRecord, brand: str, name: str, line, hit: BrandHi
     logo did not confirm it (`ev`, None when there was no logo to align): the brand is named, `unverified`. Its
     risk stays the record's: a name read is no evidence either way of how the logo compares."""
     why = ("was not found" if ev is None else f"could not be aligned with its reference ({ev.alignment.note})"
-           if not ev.aligned else f"fits its reference only loosely (overlap {overlap(ev):.0%})")
+           if not ev.aligned else f"fits its reference only loosely (overlap {ev.alignment.quality:.0%}, "
+                                  f"{ev.fidelity:.0%} in the tolerant comparison)")
     reasons = [f"the photo reads \"{line.text}\", the name of {name}, but its logo {why}; geometry and detail were "
                f"not checked"]
     if record.brand and record.brand != brand:
