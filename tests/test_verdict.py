@@ -13,11 +13,9 @@ from vision.verdict import (
     LOOKS_LIKE_RISK,
     RESOLVED_PX,
     VerdictConfig,
-    confirmed,
     decide,
     divergence_score,
     divergence_terms,
-    judged_by_name,
     score_to_risk,
     unverified_risk,
 )
@@ -125,18 +123,6 @@ def test_a_loose_outline_fit_that_differs_only_as_a_whole_is_not_judged():
         assert r.verdict == "suspect" and any("overlaps its aligned reference only 90%" in x for x in r.reasons)
     clean = replace(loose, fidelity=0.99)
     assert decide("p.jpg", [hit("puma", 0.86)], {"puma": clean}, {}, CFG).verdict == "consistent"
-
-
-def test_a_brand_found_by_its_name_is_judged_only_on_a_tight_fit():
-    """A fit around a name read (check.read_names) that confirms the brand only loosely (a worn shoe print's 14
-    matching features at 53% overlap) is not judged; the same fit at confirm_quality is, and one that does not
-    confirm the brand never is."""
-    loose = replace(evidence("adidas", quality=0.53, inliers=14), fidelity=0.75)
-    assert confirmed(loose, CFG) and not judged_by_name(loose, CFG)
-    tight = replace(loose, alignment=replace(loose.alignment, quality=CFG.confirm_quality))
-    assert judged_by_name(tight, CFG)
-    unconfirmed = replace(loose, alignment=replace(loose.alignment, inliers=3))
-    assert not confirmed(unconfirmed, CFG) and not judged_by_name(unconfirmed, CFG)
 
 
 def test_an_unaligned_look_alike_is_suspect_when_its_mirror_image_aligns_or_its_text_reads():

@@ -37,7 +37,7 @@ from .log import logger
 from .match import BrandHit, match_brands
 from .record import CheckRecord
 from .reuse import ProductView, ReuseConfig, find_reuse, report_reuse, structure
-from .verdict import VerdictConfig, confirmed, decide, judged_by_name, named_by_text, overlap, reads_other_text
+from .verdict import VerdictConfig, confirmed, decide, named_by_text, overlap, reads_other_text
 from .verify import Evidence, verify_brand
 from .wordmark import (
     TextLine,
@@ -324,10 +324,10 @@ def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
     """A photo where no registered brand was found, or whose brand was not compared (`unverified`), is read whole:
     a registered brand's name written in it (its wordmark or display name, as ctx.brand_texts) names that brand,
     over a look-alike of another one. Its logo is then aligned around the name and in the brand's own candidate
-    regions: a fit that confirms it tightly (verdict.judged_by_name) is judged as any other (changes `hits`,
-    `evidence`); otherwise the record is `unverified`: the brand is named, its logo was not compared. Real photos
-    show a brand's name far more reliably than a logo that aligns with its drawing (a chromed, stitched or older
-    mark); only those photos pay for the reading (about 0.35 s for a 500 px photo, read enlarged: read_enlarged)."""
+    regions: a fit that confirms it is judged as any other (changes `hits`, `evidence`); otherwise the record is
+    `unverified`: the brand is named, its logo was not compared. Real photos show a brand's name far more reliably
+    than a logo that aligns with its drawing (a chromed, stitched or older mark); only those photos pay for the
+    reading (about 0.35 s for a 500 px photo, read enlarged: read_enlarged)."""
     cfg = ctx.config.names
     if record.verdict not in ("no_match", "unverified") or not cfg.enabled or not ctx.brands:
         return record
@@ -341,7 +341,7 @@ def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
         return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, None, None)
     boxes = list(dict.fromkeys([*near, *hit.boxes]))
     ev = _verify(ctx, rgb, hit, boxes)
-    if judged_by_name(ev, ctx.config.verdict, hit.similarity):
+    if confirmed(ev, ctx.config.verdict, hit.similarity):
         evidence[slug] = ev
         hits = [h for h in hits if h.brand != slug] + [hit]
         judged = _decide(ctx, record.path, sorted(hits, key=lambda h: -h.similarity), evidence)

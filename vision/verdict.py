@@ -20,9 +20,9 @@ from .record import Candidate, CheckRecord
 from .verify import Evidence
 from .wordmark import reads_as, unlike
 
-__all__ = ["VerdictConfig", "overlap", "confirmed", "judged_by_name", "resembled", "reads_as_wordmark",
-           "reads_other_text", "Channel", "divergence_terms", "divergence_score", "channel_thresholds", "decide",
-           "named_by_text", "unaligned_risk", "unverified_risk", "score_to_risk"]
+__all__ = ["VerdictConfig", "overlap", "confirmed", "resembled", "reads_as_wordmark", "reads_other_text", "Channel",
+           "divergence_terms", "divergence_score", "channel_thresholds", "decide", "named_by_text", "unaligned_risk",
+           "unverified_risk", "score_to_risk"]
 
 LOOKS_LIKE_RISK = 0.5  # risk of a brand the embedder sees (match_threshold) that could not be aligned
 
@@ -62,14 +62,6 @@ def confirmed(ev: Evidence, cfg: VerdictConfig, similarity: float = 0.0) -> bool
     return a.ok and ((a.method == "sift" and a.inliers >= cfg.confirm_inliers and o >= cfg.resemble_quality)
                      or (o >= cfg.confirm_quality and (ev.specificity >= cfg.confirm_specificity
                                                        or similarity >= cfg.match_threshold)))
-
-
-def judged_by_name(ev: Evidence, cfg: VerdictConfig, similarity: float = 0.0) -> bool:
-    """Whether the fit of a brand found by reading its name (check.read_names), not by its logo, is judged: only
-    when it confirms the brand with the alignment's own overlap at confirm_quality. Around a name the logo's place
-    is a guess, and a loose fit there (a genuine adidas shoe: 14 matching features on a curved, worn print,
-    overlap 53%) says little of how the logo compares."""
-    return confirmed(ev, cfg, similarity) and ev.alignment.quality >= cfg.confirm_quality
 
 
 def resembled(ev: Evidence, similarity: float, cfg: VerdictConfig) -> bool:
