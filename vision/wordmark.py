@@ -159,13 +159,13 @@ def names_in(lines: list[TextLine], names: dict[str, tuple[str, ...]], max_words
     as one to `max_words` consecutive words of the line ("Coca Cola", "McDonald's"), within name_edits of it.
     Longest name first; [] if none."""
     found: dict[str, tuple[int, TextLine]] = {}
+    wanted = {brand: [(name, name_edits(name)) for name in map(normalise, texts)] for brand, texts in names.items()}
     for line in lines:
-        words = [normalise(w) for w in re.split(r"[^0-9A-Za-z]+", _fold(line.text)) if normalise(w)]
+        words = [w for w in map(normalise, re.split(r"[^0-9A-Za-z]+", _fold(line.text))) if w]
         runs = {"".join(words[i:j]) for i in range(len(words))
                 for j in range(i + 1, min(len(words), i + max_words) + 1)}
-        for brand, wanted in names.items():
-            for name in map(normalise, wanted):
-                k = name_edits(name)
+        for brand, names_k in wanted.items():
+            for name, k in names_k:
                 if len(name) < 2 or not any(r == name or (k and abs(len(r) - len(name)) <= k
                                                           and edit_distance(r, name) <= k) for r in runs):
                     continue
