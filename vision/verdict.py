@@ -21,8 +21,8 @@ from .verify import Evidence
 from .wordmark import reads_as, unlike
 
 __all__ = ["VerdictConfig", "overlap", "confirmed", "resembled", "reads_as_wordmark", "reads_other_text", "Channel",
-           "divergence_terms", "divergence_score", "channel_thresholds", "decide", "named_by_text", "unaligned_risk",
-           "unverified_risk", "score_to_risk"]
+           "divergence_terms", "divergence_score", "channel_thresholds", "decide", "named_by_text", "named_by_features",
+           "unaligned_risk", "unverified_risk", "score_to_risk"]
 
 LOOKS_LIKE_RISK = 0.5  # risk of a brand the embedder sees (match_threshold) that could not be aligned
 
@@ -263,11 +263,8 @@ def named_by_text(record: CheckRecord, brand: str, name: str, line, hit: BrandHi
     """A no_match or unverified `record` whose photo reads `brand`'s name (`line`: wordmark.TextLine) but whose
     logo did not confirm it (`ev`, None when there was no logo to align): the brand is named, `unverified`. Its
     risk stays the record's: a name read is no evidence either way of how the logo compares."""
-    why = ("was not found" if ev is None else f"could not be aligned with its reference ({ev.alignment.note})"
-           if not ev.aligned else f"fits its reference only loosely (overlap {ev.alignment.quality:.0%}, "
-                                  f"{ev.fidelity:.0%} in the tolerant comparison)")
-    reasons = [f"the photo reads \"{line.text}\", the name of {name}, but its logo {why}; geometry and detail were "
-               f"not checked"]
+    reasons = [f"the photo reads \"{line.text}\", the name of {name}, but its logo {_not_compared(ev)}; geometry "
+               f"and detail were not checked"]
     if record.brand and record.brand != brand:
         reasons.append(f"its closest logo looks like {record.brand_name or record.brand} (similarity "
                        f"{record.similarity:.2f}); the name read decides")
@@ -280,6 +277,27 @@ def named_by_text(record: CheckRecord, brand: str, name: str, line, hit: BrandHi
                           box=list(line.box), candidates=record.candidates, reasons=reasons)
     rec.similarity = record.similarity if hit is None else hit.similarity
     return rec
+
+
+def named_by_features(record: CheckRecord, brand: str, name: str, inliers: int, runner_up: int, box,
+                      hit: BrandHit, ev: Evidence) -> CheckRecord:
+    """A no_match `record` whose photo matches `brand`'s logo by local features (`inliers` points agreeing on one
+    view, `runner_up` for the next brand; `box` the matched outline) but whose logo did not confirm it in
+    verification (`ev`): the brand is named, `unverified`, at the risk of its closest logo's similarity
+    (unverified_risk's scale is not known here: the record's own risk, 0 for a no_match)."""
+    reasons = [f"its logo's local features match {name}'s ({inliers} points agree on one view of it, at most "
+               f"{runner_up} for any other brand), but the logo {_not_compared(ev)}; geometry and detail were not "
+               f"checked"]
+    rec = _record(record.path, "unverified", hit, ev, name, record.candidates, record.risk, reasons)
+    rec.box = list(box)
+    return rec
+
+
+def _not_compared(ev: Evidence | None) -> str:
+    """Why a logo named by other evidence was not compared with its reference, as a reason's predicate."""
+    return ("was not found" if ev is None else f"could not be aligned with its reference ({ev.alignment.note})"
+            if not ev.aligned else f"fits its reference only loosely (overlap {ev.alignment.quality:.0%}, "
+                                   f"{ev.fidelity:.0%} in the tolerant comparison)")
 
 
 def unaligned_risk(align_rate: float) -> float:

