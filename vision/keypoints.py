@@ -6,8 +6,8 @@ looks like its flat drawing. The logo's corners and stroke ends still sit where 
 nearest neighbours pair them, and a homography fitted by RANSAC counts the pairs that agree on one view of the
 logo. Many agreeing pairs, well ahead of every other brand's, name the brand.
 
-    features(model, rgb) -> Features;  reference_features(model, rgba) -> RefFeatures
-    match_logo(photo Features, [RefFeatures], cfg) -> LocalMatch | None
+    features(model, grey) -> Features;  reference_features(model, rgba, ...) -> [RefFeatures]
+    match_logo(photo Features, [RefFeatures], shape, cfg) -> LocalMatch | None
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ class LocalMatch:
     file: str
     inliers: int  # pairs that agree on H
     runner_up: int  # the next brand's inliers (0: none)
-    H: np.ndarray  # (3, 3) float64: reference image pixel -> photo pixel
-    box: tuple[int, int, int, int]  # the reference's outline mapped into the photo, clipped to it
+    H: np.ndarray  # (3, 3) float64: reference image pixel -> pixel of the photo as matched (the features' points)
+    box: tuple[int, int, int, int]  # the reference's outline mapped into that photo, clipped to it
 
 
 class KeypointModel:
@@ -251,18 +251,27 @@ def match_logo(photo: Features, refs: list[RefFeatures], shape: tuple[int, int],
     neighbours (cosine >= cfg.min_cosine), a homography by MAGSAC, its inliers counted; each brand counts its
     best reference. The best brand is returned when it has cfg.min_inliers and cfg.margin times the next brand's
     (floor cfg.noise), else None. `shape`: the photo's (h, w), in the pixels of `photo.points`."""
-    best: dict[str, tuple[int, RefFeatures, np.ndarray]] = {}
     if len(photo.points) < 4:
         return None
-    for ref in refs:
-        n, H = _inliers(ref, photo, cfg, shape)
-        if n and n > best.get(ref.brand, (0,))[0]:
-            best[ref.brand] = (n, ref, H)
+    paired = sorted(((_pairs(ref.features, photo, cfg), k) for k, ref in enumerate(refs)), key=lambda t: -len(t[0][0]))
+    best: dict[str, tuple[int, RefFeatures, np.ndarray]] = {}
+    unfitted = 0  # the most pairs of a reference left unfitted: a bound on its inliers
+    for (a, b), k in paired:
+        top = max((v[0] for v in best.values()), default=0)
+        # inliers are a subset of the pairs: a reference with fewer than min_inliers cannot be named, and one with
+        # at most top / margin cannot keep the best from being named, nor can any after it (fewer pairs still)
+        if len(a) < max(5, cfg.noise) or (len(a) < cfg.min_inliers and (top < cfg.min_inliers
+                                                                         or len(a) * cfg.margin <= top)):
+            unfitted = len(a)
+            break
+        n, H = _fit(refs[k], a, b, cfg, shape)
+        if n and n > best.get(refs[k].brand, (0,))[0]:
+            best[refs[k].brand] = (n, refs[k], H)
     if not best:
         return None
     ranked = sorted(best.values(), key=lambda t: -t[0])
     n, ref, H = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else 0
+    runner_up = max(ranked[1][0] if len(ranked) > 1 else 0, unfitted)
     if n < cfg.min_inliers or n < cfg.margin * max(runner_up, cfg.noise):
         return None
     # drawn reference pixels -> the reference image's own pixels
@@ -275,23 +284,24 @@ def match_logo(photo: Features, refs: list[RefFeatures], shape: tuple[int, int],
     return LocalMatch(ref.brand, ref.file, n, runner_up, Hr, (int(x0), int(y0), int(x1), int(y1)))
 
 
-def _inliers(ref: RefFeatures, photo: Features, cfg: KeypointConfig, shape: tuple[int, int]
-             ) -> tuple[int, np.ndarray | None]:
-    """Pairs of the reference's and the photo's features that agree on a homography that is a camera's view ->
-    (count, H of drawn reference pixels -> photo pixels); (0, None) when there is none."""
-    f = ref.features
-    if len(f.points) < 4:
-        return 0, None
+def _pairs(f: Features, photo: Features, cfg: KeypointConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Mutual nearest neighbours of a reference's and the photo's features, at least cfg.min_cosine alike ->
+    (reference points (M, 2), photo points (M, 2))."""
+    if not len(f.points):
+        return f.points, f.points
     sim = f.descriptors @ photo.descriptors.T
     i = sim.argmax(1)
     # mutual: the photo point's own best reference point is this one (only the columns chosen are searched)
     mutual = sim[:, i].argmax(0) == np.arange(len(i))
     m = np.nonzero(mutual & (sim[np.arange(len(i)), i] >= cfg.min_cosine))[0]
-    if len(m) < max(5, cfg.noise):  # inliers are a subset of the pairs; fewer count as `noise` in match_logo
-        return 0, None
-    H, mask = cv2.findHomography(f.points[m], photo.points[i[m]], cv2.USAC_MAGSAC, cfg.ransac_px)
-    if H is None or mask is None:
-        return 0, None
-    if view_problem(H, ref.shape, (0, 0, shape[1], shape[0])) is not None:
+    return f.points[m], photo.points[i[m]]
+
+
+def _fit(ref: RefFeatures, a: np.ndarray, b: np.ndarray, cfg: KeypointConfig, shape: tuple[int, int]
+         ) -> tuple[int, np.ndarray | None]:
+    """The pairs (a -> b) that agree on a homography that is a camera's view -> (count, H of drawn reference
+    pixels -> photo pixels); (0, None) when there is none."""
+    H, mask = cv2.findHomography(a, b, cv2.USAC_MAGSAC, cfg.ransac_px)
+    if H is None or mask is None or view_problem(H, ref.shape, (0, 0, shape[1], shape[0])) is not None:
         return 0, None
     return int(mask.sum()), H
