@@ -7,7 +7,8 @@ on), its `tune` split and all photos, then a per-stage diagnosis of the genuine 
 
 Diagnosis, per split: did a candidate region cover the labelled logo box (IoU >= 0.5, or the box holds the logo
 with at most 4x its area), was the brand among the record's top-5 candidates / first, did its logo align, was it
-named by reading its name (check.read_names), what the records say when flagged or missed.
+named by reading its name (check.read_names) or by its local features (check.find_by_keypoints), what the records
+say when flagged or missed.
 The photos never leave the data folder (they carry no redistribution licence).
 """
 
@@ -78,7 +79,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
     for lab in boxed:
         cands = find_candidates(load_image(data / "listings" / lab["file"]))
         covered += any(_covers(c, b) for b in lab["boxes"] for c in cands)
-    top1 = top5 = aligned = unverified = by_name = 0
+    top1 = top5 = aligned = unverified = by_name = by_features = 0
     flagged, missed = Counter(), Counter()
     for lab in gen:
         row = rows.get(lab["file"], {})
@@ -89,6 +90,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
         unverified += row.get("verdict") == "unverified"
         by_name += row.get("brand") == lab["brand"] and any("reading its name" in r or r.startswith("the photo reads")
                                                               for r in row.get("reasons") or [])
+        by_features += row.get("brand") == lab["brand"] and any("local features" in r for r in row.get("reasons") or [])
         if row.get("verdict") == "suspect":
             flagged[_reason_kind(row["reasons"][0])] += 1
         elif row.get("verdict") == "no_match":
@@ -98,7 +100,7 @@ def diagnose(labels: list[dict], rows: dict[str, dict], data: Path) -> dict:
             "candidate_on_logo": round(covered / max(1, len(boxed)), 3),
             "brand_first": round(top1 / n, 3), "brand_top5": round(top5 / n, 3),
             "right_brand_aligned": round(aligned / n, 3), "unverified": round(unverified / n, 3),
-            "named_by_reading": round(by_name / n, 3),
+            "named_by_reading": round(by_name / n, 3), "named_by_local_features": round(by_features / n, 3),
             "flagged_reasons": dict(flagged.most_common()),
             "missed": dict(missed)}
 
@@ -156,7 +158,8 @@ def main() -> int:
         print(f"  diagnosis of {d['genuine']} genuine photos: a candidate region on the logo "
               f"{d['candidate_on_logo']:.3f} (of {d['with_boxes']} with boxes), brand first among candidates "
               f"{d['brand_first']:.3f}, in the top 5 {d['brand_top5']:.3f}, right brand aligned "
-              f"{d['right_brand_aligned']:.3f}, named by reading its name {d['named_by_reading']:.3f}, unverified "
+              f"{d['right_brand_aligned']:.3f}, named by reading its name {d['named_by_reading']:.3f}, by its local "
+              f"features {d['named_by_local_features']:.3f}, unverified "
               f"{d['unverified']:.3f} (score.py counts the `unverified` verdict among its error rows)")
         print(f"  genuine called suspect, by first reason: {d['flagged_reasons']}")
         print(f"  genuine called no_match: {d['missed']}")
