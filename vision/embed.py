@@ -19,7 +19,7 @@ from .errors import ModelError
 from .fsio import data_dir, sha256_file
 from .log import logger
 
-__all__ = ["Manifest", "resolve_manifest", "Embedder", "letterbox", "embed", "embed_windows",
+__all__ = ["Manifest", "resolve_manifest", "onnx_session", "Embedder", "letterbox", "embed", "embed_windows",
            "load_embedder"]
 
 
@@ -81,12 +81,25 @@ def resolve_manifest(model: str | os.PathLike | None = None) -> Path:
     return WEIGHTS_DIR / f"{model}.json"
 
 
+def onnx_session(onnx_path: str | os.PathLike, threads: int = 0):
+    """An onnxruntime CPU session of `onnx_path` with `threads` intra-op threads (0: onnxruntime's default);
+    ModelError if it cannot be loaded."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"onnxruntime cannot load {onnx_path}: {e}") from None
+
+
 class Embedder:
     """An onnxruntime session plus its manifest. Inputs: RGB uint8 crops of any size; output (N, dim) float32."""
 
     def __init__(self, manifest_path: str | os.PathLike, threads: int = 0, verify_sha: bool = True):
-        import onnxruntime as ort
-
         self.manifest_path = Path(manifest_path)
         self.manifest = Manifest.read(self.manifest_path)
         onnx_path = self.manifest_path.parent / self.manifest.file
@@ -94,14 +107,7 @@ class Embedder:
             raise ModelError(f"model file missing: {onnx_path}")
         if verify_sha and sha256_file(onnx_path) != self.manifest.sha256:
             raise ModelError(f"model file {onnx_path} does not match the sha256 in its manifest; refusing to load it")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ModelError(f"onnxruntime cannot load {onnx_path}: {e}") from None
+        self.session = onnx_session(onnx_path, threads)
         self._input = self.session.get_inputs()[0].name
         m = self.manifest
         self._mean = np.asarray(m.mean, np.float32).reshape(1, 1, 3) * 255.0

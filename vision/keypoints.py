@@ -24,16 +24,15 @@ import cv2
 import numpy as np
 
 from .align import ink_mask, view_problem
-from .embed import WEIGHTS_DIR
+from .embed import WEIGHTS_DIR, onnx_session
 from .errors import ModelError
 from .fsio import atomic_write_bytes, sha256_file
 from .log import logger
 
 __all__ = ["KeypointConfig", "Features", "RefFeatures", "LocalMatch", "KeypointModel", "load_keypoint_model",
-           "features", "reference_features", "cached_reference_features", "match_logo", "CELL", "XFEAT_MANIFEST"]
+           "features", "grey_of", "reference_features", "cached_reference_features", "match_logo", "XFEAT_MANIFEST"]
 
 XFEAT_MANIFEST = WEIGHTS_DIR / "xfeat.json"
-CELL = 8  # the model's output stride; its input sides are multiples of 32
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,6 @@ class KeypointModel:
     32 -> descriptors (1, 64, H/8, W/8), keypoint heatmap (1, 1, H, W), reliability (1, 1, H/8, W/8)."""
 
     def __init__(self, manifest_path: str | os.PathLike = XFEAT_MANIFEST, threads: int = 0):
-        import onnxruntime as ort
-
         path = Path(manifest_path)
         try:
             self.manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -100,14 +97,7 @@ class KeypointModel:
             raise ModelError(f"keypoint model file missing: {onnx_path}")
         if sha256_file(onnx_path) != self.manifest.get("sha256"):
             raise ModelError(f"keypoint model {onnx_path} does not match the sha256 in its manifest; refusing it")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ModelError(f"onnxruntime cannot load {onnx_path}: {e}") from None
+        self.session = onnx_session(onnx_path, threads)
         logger.debug("loaded keypoint model %s", onnx_path.name)
 
     def __call__(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
