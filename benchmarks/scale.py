@@ -166,6 +166,9 @@ STAGES = (("decode", "vision/load.py", "load_image"),
           ("  of it: wordmark OCR", "vision/wordmark.py", "read_wordmark"),
           ("text around a box (OCR)", "vision/wordmark.py", "read_text"),
           ("brand names in the whole photo (OCR)", "vision/wordmark.py", "read_lines"),
+          ("local features (no brand found yet)", "vision/check.py", "find_by_keypoints"),
+          ("  of it: XFeat runs", "vision/keypoints.py", "features"),
+          ("  of it: matching the references", "vision/keypoints.py", "match_logo"),
           ("reuse", "vision/reuse.py", "find_reuse"),
           ("codes", "vision/codes.py", "read_codes"))
 

@@ -77,7 +77,7 @@ class LocalMatch:
     brand: str
     file: str
     inliers: int  # pairs that agree on H
-    runner_up: int  # the next brand's inliers (0: none)
+    runner_up: int  # at most this many for any other brand (its inliers, or the pairs of references left unfitted)
     H: np.ndarray  # (3, 3) float64: reference image pixel -> pixel of the photo as matched (the features' points)
     box: tuple[int, int, int, int]  # the reference's outline mapped into that photo, clipped to it
 
