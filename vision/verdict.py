@@ -283,8 +283,8 @@ def named_by_features(record: CheckRecord, brand: str, name: str, inliers: int, 
                       hit: BrandHit, ev: Evidence) -> CheckRecord:
     """A no_match `record` whose photo matches `brand`'s logo by local features (`inliers` points agreeing on one
     view, `runner_up` for the next brand; `box` the matched outline) but whose logo did not confirm it in
-    verification (`ev`): the brand is named, `unverified`, at the risk of its closest logo's similarity
-    (unverified_risk's scale is not known here: the record's own risk, 0 for a no_match)."""
+    verification (`ev`): the brand is named, `unverified`. Its risk stays the record's (a no_match's, from its
+    closest logo's similarity): points that agree are no evidence either way of how the logo compares."""
     reasons = [f"its logo's local features match {name}'s ({inliers} points agree on one view of it, at most "
                f"{runner_up} for any other brand), but the logo {_not_compared(ev)}; geometry and detail were not "
                f"checked"]
