@@ -375,14 +375,9 @@ def read_names(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Ev
         return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, None, None)
     boxes = list(dict.fromkeys([*near, *hit.boxes]))
     ev = _verify(ctx, rgb, hit, boxes)
-    if confirmed(ev, ctx.config.verdict, hit.similarity):
-        evidence[slug] = ev
-        hits = [h for h in hits if h.brand != slug] + [hit]
-        judged = _decide(ctx, record.path, sorted(hits, key=lambda h: -h.similarity), evidence)
-        if judged.brand == slug:
-            judged.reasons.append(f"found by reading its name in the photo ({line.text!r})")
-            return judged
-    return named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, hit, ev)
+    judged = _judged_if_confirmed(ctx, record, hits, evidence, hit, ev,
+                                  f"found by reading its name in the photo ({line.text!r})")
+    return judged or named_by_text(record, slug, ctx.brand_names.get(slug, slug), line, hit, ev)
 
 
 def find_by_keypoints(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[str, Evidence],
@@ -419,16 +414,26 @@ def find_by_keypoints(ctx: Context, rgb: np.ndarray, hits: list, evidence: dict[
     if hit is None:
         return record
     ev = _verify(ctx, rgb, hit, list(dict.fromkeys([box, *hit.boxes])))
-    said = f"found by matching its logo's local features ({found.inliers} points agree on one view of it)"
-    if confirmed(ev, ctx.config.verdict, hit.similarity):
-        evidence[slug] = ev
-        hits = [h for h in hits if h.brand != slug] + [hit]
-        judged = _decide(ctx, record.path, sorted(hits, key=lambda h: -h.similarity), evidence)
-        if judged.brand == slug:
-            judged.reasons.append(said)
-            return judged
-    return named_by_features(record, slug, ctx.brand_names.get(slug, slug), found.inliers, found.runner_up, box,
-                             hit, ev)
+    judged = _judged_if_confirmed(ctx, record, hits, evidence, hit, ev, f"found by matching its logo's local "
+                                  f"features ({found.inliers} points agree on one view of it)")
+    return judged or named_by_features(record, slug, ctx.brand_names.get(slug, slug), found.inliers,
+                                       found.runner_up, box, hit, ev)
+
+
+def _judged_if_confirmed(ctx: Context, record: CheckRecord, hits: list, evidence: dict[str, Evidence], hit,
+                         ev: Evidence, said: str) -> CheckRecord | None:
+    """A brand found by other evidence (read_names, find_by_keypoints) whose fit `ev` confirms it: decided again
+    with it among the hypotheses (changes `evidence`), the record returned with `said` among its reasons when it
+    names that brand; None otherwise."""
+    if not confirmed(ev, ctx.config.verdict, hit.similarity):
+        return None
+    evidence[hit.brand] = ev
+    hits = [h for h in hits if h.brand != hit.brand] + [hit]
+    judged = _decide(ctx, record.path, sorted(hits, key=lambda h: -h.similarity), evidence)
+    if judged.brand != hit.brand:
+        return None
+    judged.reasons.append(said)
+    return judged
 
 
 def read_enlarged(rgb: np.ndarray, min_score: float, side: int, gain: float = 1.0) -> list[TextLine]:
