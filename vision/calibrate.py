@@ -36,7 +36,7 @@ from .log import logger
 from .synth import PhotoStyle, photograph
 from .verdict import CHANNELS, RESOLVED_PX, TERMS, VerdictConfig, confirmed, divergence_terms
 from .verify import verify_brand
-from .wordmark import TextLine, reference_lines
+from .wordmark import TextLine, reference_lines, use_threads
 
 __all__ = ["CalibrationConfig", "calibrate_brand", "channel_threshold", "channel_fit", "fit_thresholds",
            "tail_threshold", "tail_quantile", "tail_fit", "load_thresholds", "code_version", "code_hash",
@@ -366,6 +366,15 @@ def _calibrate_job(args: tuple) -> dict:
     return result
 
 
+def _one_thread() -> None:
+    """A calibration worker's setup: one OpenCV and one OCR thread. Each would otherwise use every core, and two
+    workers on two cores ran 1.4 times slower (benchmarks/HISTORY.md); the values are the same."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    use_threads(1)
+
+
 def _map(fn, items: list, workers: int) -> Iterator:
     """fn over items, in `workers` processes (0: one per CPU) when there is more than one item; order kept, each
     result yielded as soon as it is ready. Results are the same as in one process: every item carries its own
@@ -377,7 +386,8 @@ def _map(fn, items: list, workers: int) -> Iterator:
     # spawn, not fork: the parent holds onnxruntime and FAISS thread pools that a fork would copy mid-flight
     n = 0
     try:
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
             for result in pool.map(fn, items):  # in order, each as soon as it and those before it are done
                 yield result
                 n += 1
