@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import listing
 from tests.test_names import _photo_with_text
 from vision import synth
-from vision.check import CheckConfig, find_by_keypoints, open_context
+from vision.check import CheckConfig, embed_regions, find_by_keypoints, open_context
 from vision.keypoints import (
     KeypointConfig,
     cached_reference_features,
@@ -23,6 +23,7 @@ from vision.keypoints import (
     match_logo,
     reference_features,
 )
+from vision.match import match_brands
 from vision.record import CheckRecord
 from vision.train.forge import font_path
 
@@ -135,6 +136,32 @@ def test_a_photo_where_nothing_was_found_is_named_by_its_logos_features(gallery_
     ctx.config = replace(ctx.config, keypoints=KeypointConfig(enabled=False))
     assert find_by_keypoints(ctx, photo, [], {}, none) is none
     assert CheckConfig().keypoints.enabled
+
+
+def test_a_logo_among_clutter_is_found_in_its_candidate_region(gallery_copy):
+    """A logo on a mesh (a car's grille): the whole photo's points go to the mesh's holes, its candidate region's
+    to the logo."""
+    ctx = open_context(gallery_copy)
+    photo = cv2.resize(listing(None, 3), (1600, 1200), interpolation=cv2.INTER_CUBIC)
+    for y in range(0, 1200, 14):
+        for x in range(0, 1600, 14):
+            cv2.circle(photo, (x + 7 * (y // 14 % 2), y), 4, (40, 40, 40), -1)
+    logo = synth.render_logo("apple", 256)
+    s = 220 / 256
+    warped = cv2.warpPerspective(logo, np.array([[s * 0.95, s * 0.1, 1000], [-s * 0.05, s * 0.9, 600], [0, 0, 1.0]]),
+                                 (1600, 1200))
+    a = warped[..., 3:4] / 255.0
+    photo = (a * warped[..., :3] + (1 - a) * photo).astype(np.uint8)
+    none = CheckRecord(path="p.jpg", verdict="no_match", risk=0.0)
+    assert find_by_keypoints(ctx, photo, [], {}, none) is none  # no hypothesis: the whole photo alone finds nothing
+    boxes, vectors, _, windows_from = embed_regions(ctx.embedder, photo, ctx.config.candidates)
+    hits = match_brands(ctx.index, vectors, boxes, ctx.config.neighbours, windows_from=windows_from)
+    rec = find_by_keypoints(ctx, photo, hits, {}, none)
+    assert rec.brand == "apple" and any("local features" in r for r in rec.reasons), rec.reasons
+    x0, y0, x1, y1 = rec.box  # the matched outline, in the photo's pixels
+    assert abs(x0 - 1000) < 40 and abs(y0 - 600) < 60 and 1150 < x1 < 1300, rec.box
+    ctx.config = replace(ctx.config, keypoints=KeypointConfig(regions=0))
+    assert find_by_keypoints(ctx, photo, hits, {}, none) is none
 
 
 @pytest.mark.skipif(font_path() is None, reason="needs the DejaVu font")

@@ -30,7 +30,8 @@ from .fsio import atomic_write_bytes, sha256_file
 from .log import logger
 
 __all__ = ["KeypointConfig", "Features", "RefFeatures", "LocalMatch", "KeypointModel", "load_keypoint_model",
-           "features", "grey_of", "reference_features", "cached_reference_features", "match_logo", "XFEAT_MANIFEST"]
+           "features", "grey_of", "reference_features", "cached_reference_features", "match_logo", "match_hypothesis",
+           "XFEAT_MANIFEST"]
 
 XFEAT_MANIFEST = WEIGHTS_DIR / "xfeat.json"
 
@@ -54,6 +55,9 @@ class KeypointConfig:
     margin: float = 2.0  # ... at least this multiple of the next brand's (chance agreement: 7-16 pairs) ...
     noise: int = 8  # ... counted as no fewer than this
     brands: int = 20  # the embedder's closest brands matched (bounds the cost in a large gallery)
+    regions: int = 3  # first, the best region of each of the embedder's closest hypotheses ...
+    region_side: int = 320  # ... enlarged or shrunk to this longer side (a small logo gets all its points there)
+    region_grow: float = 0.25  # ... grown by this fraction per side
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,17 @@ def match_logo(photo: Features, refs: list[RefFeatures], shape: tuple[int, int],
     x0, y0 = np.clip(corners.min(0), 0, [shape[1], shape[0]]).astype(int)
     x1, y1 = np.clip(np.ceil(corners.max(0)), 0, [shape[1], shape[0]]).astype(int)
     return LocalMatch(ref.brand, ref.file, n, runner_up, Hr, (int(x0), int(y0), int(x1), int(y1)))
+
+
+def match_hypothesis(photo: Features, own: list[RefFeatures], refs: list[RefFeatures], shape: tuple[int, int],
+                     cfg: KeypointConfig = KeypointConfig()) -> LocalMatch | None:
+    """match_logo of one hypothesised brand: its references (`own`) alone first; only where they would name it
+    are all of `refs` matched (every brand's, `own` included), and the match returned if it names the same brand.
+    A region where the hypothesis finds nothing costs only its own references' pairs."""
+    if not own or match_logo(photo, own, shape, cfg) is None:
+        return None
+    found = match_logo(photo, refs, shape, cfg)
+    return found if found is not None and found.brand == own[0].brand else None
 
 
 def _pairs(f: Features, photo: Features, cfg: KeypointConfig) -> tuple[np.ndarray, np.ndarray]:
