@@ -134,3 +134,47 @@ def test_the_extraction_picture_shows_the_file_and_what_was_kept():
     pic = extraction_picture(img, ex, height=200)
     assert pic.shape[0] == 200 and pic.shape[2] == 3 and pic.dtype == np.uint8
     assert pic.shape[1] > 300  # file and kept logo side by side
+
+
+def _striped_emblem(side: int = 240) -> np.ndarray:
+    """A disc cut across by two bands, as an emblem with stripes (its bands are empty rows too)."""
+    import cv2
+
+    ink = np.zeros((side, side), np.uint8)
+    cv2.circle(ink, (side // 2, side // 2), side // 2 - 2, 255, -1)
+    for y in (side // 3, 2 * side // 3):
+        ink[y - 6:y + 6] = 0
+    return ink
+
+
+def _text_ink(text: str, width: int) -> np.ndarray:
+    import cv2
+
+    ink = np.zeros((90, width), np.uint8)
+    cv2.putText(ink, text, (10, 70), cv2.FONT_HERSHEY_DUPLEX, 2.4, 255, 6, cv2.LINE_AA)
+    rows = np.nonzero(ink.any(1))[0]
+    return ink[rows[0]:rows[-1] + 1]
+
+
+def _stack(*inks: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Inks centred one under another, `gap` rows apart, dark on a white file."""
+    w = max(i.shape[1] for i in inks)
+    rows = []
+    for i in inks:
+        pad = (w - i.shape[1]) // 2
+        rows += [np.pad(i, ((0, 0), (pad, w - i.shape[1] - pad))), np.zeros((gap, w), np.uint8)]
+    ink = np.pad(np.vstack(rows[:-1]), 60)
+    return np.repeat((255 - ink)[..., None], 3, axis=2)
+
+
+def test_an_emblem_stacked_with_its_name_is_kept_whole_and_as_its_parts():
+    emblem, name = _striped_emblem(), _text_ink("ACME", 330)
+    ex = extract_logo(_stack(emblem, name))
+    assert ex.groups == 1 and any("stacked with its name" in n for n in ex.notes)
+    assert len(ex.parts) == 2
+    top, under = ex.parts  # (emblem, name)
+    assert top.shape[0] > 2 * under.shape[0]  # cut under the disc, not at one of its own bands
+    assert (top[..., 3] > 127).sum() > 2 * (under[..., 3] > 127).sum()
+    # the disc alone (its bands are empty rows, no name), and a name of two lines, stay one reference
+    assert extract_logo(_stack(emblem)).parts == ()
+    assert extract_logo(_stack(_text_ink("ACME", 330), _text_ink("SHOP", 330))).parts == ()

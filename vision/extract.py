@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import ImageError
+from .wordmark import TextLine, normalise, page, read_lines
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class ExtractConfig:
     # the analysis size, shapes blurred by a lens or a soft backdrop 0.07-0.37) are not the mark's
     ink_colours: int = 5  # k-means colours the ink is split into before each region's edge is judged: a backdrop's
     # blurred shape that the mark overlaps is one component with it, but not of its colour
+    stack_gap: float = 0.01  # an empty band of rows at least this share of the mark's longest side may part an
+    # emblem from the name set under or over it, too close to make two groups (a trefoil over its name) ...
+    text_score: float = 0.8  # ... where OCR reads the name (lines this confident) on one side of it only ...
+    text_cover: float = 0.9  # ... and that side's ink lies this much within the lines read (not an emblem's stripe)
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,12 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
 
 def _lockup(rgba: np.ndarray, groups: list[tuple[int, int]], cfg: ExtractConfig) -> tuple[tuple, list[str]]:
     """A kept logo of several groups of ink -> (its two parts when it is an emblem-and-wordmark lock-up, else (),
-    the note saying so or that it looks like a sheet of logos); ((), []) for one group."""
+    the note saying so or that it looks like a sheet of logos); one group -> its two parts when it is an emblem
+    stacked with its name (_stacked), else ((), [])."""
     if len(groups) < 2:
-        return (), []
+        parts = _stacked(rgba, cfg)
+        return (parts, ["an emblem stacked with its name (a lock-up): kept as one reference, and each part as its "
+                        "own (2)"]) if parts else ((), [])
     sheet = _sheet(groups)
     if sheet:
         return (), [f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register each "
@@ -415,6 +423,67 @@ def _sheet(groups: list[tuple[int, int]]) -> int:
     w0, h0 = max(groups, key=lambda g: g[0] * g[1])
     alike = sum(1 for w, h in groups if 0.7 <= w / max(w0, 1) <= 1.4 and 0.7 <= h / max(h0, 1) <= 1.4)
     return alike if alike >= 2 else 0
+
+
+def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
+    """(emblem, name) of a logo of one group whose name is set under or over its emblem, too close to make a group
+    of its own: cut at an empty band of rows with every line OCR reads on one side, that side's ink within those
+    lines (an emblem's own stripes are bands too) and the other side read as nothing; () otherwise. OCR runs only
+    for a logo with such a band."""
+    ink = rgba[..., 3] > 127
+    rows = np.nonzero(ink.any(1))[0]
+    if len(rows) < 3:
+        return ()
+    empty = ~ink[rows[0]:rows[-1] + 1].any(1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], empty.astype(np.int8), [0]])))
+    least = max(2, cfg.stack_gap * max(ink.shape))
+    bands = [(rows[0] + a, rows[0] + b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= least]
+    if not bands:
+        return ()
+    lines = [ln for ln in read_lines(page(ink.astype(np.float32)), cfg.text_score) if len(normalise(ln.text)) >= 2]
+    if not lines:
+        return ()
+    for a, b in sorted(bands, key=lambda t: t[0] - t[1]):  # widest first
+        cut = (a + b) // 2
+        # a line's box is the detector's, looser than its letters: a third of it may reach across the band
+        over = [ln for ln in lines if ln.box[3] - cut <= (ln.box[3] - ln.box[1]) / 3]
+        under = [ln for ln in lines if cut - ln.box[1] <= (ln.box[3] - ln.box[1]) / 3]
+        if len(over) + len(under) < len(lines) or (over and under):
+            continue  # a line across the band, or a name of several lines on both sides
+        named, top = (over, slice(0, cut)) if over else (under, slice(cut, None))
+        side = np.zeros_like(ink)
+        side[top] = ink[top]
+        if _within(side, named) < cfg.text_cover:
+            continue
+        parts = [_crop_part(rgba, side, cfg), _crop_part(rgba, ink & ~side, cfg)]
+        if all(p is not None and (p[..., 3] > 127).sum() >= cfg.part_ink * ink.sum() for p in parts):
+            return parts[1], parts[0]
+    return ()
+
+
+def _within(ink: np.ndarray, lines: list[TextLine]) -> float:
+    """Share of `ink` inside the boxes of `lines`, each grown by half its height (a ® beside a name is the name's)."""
+    inside = np.zeros_like(ink)
+    for line in lines:
+        x0, y0, x1, y1 = line.box
+        g = (y1 - y0) // 2
+        inside[max(0, y0 - g):y1 + g, max(0, x0 - g):x1 + g] = True
+    return float((ink & inside).sum() / max(1, ink.sum()))
+
+
+def _crop_part(rgba: np.ndarray, own: np.ndarray, cfg: ExtractConfig) -> np.ndarray | None:
+    """The part of `rgba` whose ink is the mask `own`, cropped with the margin; None when it is too small to stand
+    alone (cfg.min_part)."""
+    yy, xx = np.nonzero(own)
+    if not len(xx):
+        return None
+    pad = round(cfg.margin * max(xx.max() - xx.min(), yy.max() - yy.min()))
+    y0, x0 = max(0, yy.min() - pad), max(0, xx.min() - pad)
+    y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
+    part = rgba[y0:y1, x0:x1].copy()
+    keep = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8))[y0:y1, x0:x1] > 0  # its antialiased rim
+    part[..., 3] = np.where(keep, part[..., 3], 0)
+    return part if min(part.shape[:2]) >= cfg.min_part else None
 
 
 def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
