@@ -145,8 +145,8 @@ def _lockup(rgba: np.ndarray, groups: list[tuple[int, int]], cfg: ExtractConfig)
     stacked with its name (_stacked), else ((), [])."""
     if len(groups) < 2:
         parts = _stacked(rgba, cfg)
-        return (parts, ["an emblem stacked with its name (a lock-up): kept as one reference, and each part as its "
-                        "own (2)"]) if parts else ((), [])
+        return (parts, ["an emblem stacked with its name (a lock-up): kept as one reference, and the emblem as its "
+                        "own"]) if parts else ((), [])
     sheet = _sheet(groups)
     if sheet:
         return (), [f"looks like a sheet of {sheet} logos side by side: kept as one reference, but register each "
@@ -426,10 +426,12 @@ def _sheet(groups: list[tuple[int, int]]) -> int:
 
 
 def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
-    """(emblem, name) of a logo of one group whose name is set under or over its emblem, too close to make a group
-    of its own: cut at an empty band of rows with every line OCR reads on one side, that side's ink within those
-    lines (an emblem's own stripes are bands too) and the other side read as nothing; () otherwise. OCR runs only
-    for a logo with such a band."""
+    """(emblem,) of a logo of one group whose name is set under or over its emblem, too close to make a group of
+    its own: cut at an empty band of rows with every line OCR reads on one side, that side's ink within those lines
+    (an emblem's own stripes are bands too) and the other side read as nothing; () otherwise. OCR runs only for a
+    logo with such a band. The name is not kept as a part: an image of a word looks like any word to the embedder
+    (real-dev: Citroën's name under its chevrons named a Nike shoe and an unbranded photo Citroën), and a name is
+    found by reading it."""
     ink = rgba[..., 3] > 127
     rows = np.nonzero(ink.any(1))[0]
     if len(rows) < 3:
@@ -455,9 +457,9 @@ def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         side[top] = ink[top]
         if _within(side, named) < cfg.text_cover:
             continue
-        parts = [_crop_part(rgba, side, cfg), _crop_part(rgba, ink & ~side, cfg)]
-        if all(p is not None and (p[..., 3] > 127).sum() >= cfg.part_ink * ink.sum() for p in parts):
-            return parts[1], parts[0]
+        emblem = _crop_part(rgba, ink & ~side, cfg)
+        if emblem is not None and (emblem[..., 3] > 127).sum() >= cfg.part_ink * ink.sum():
+            return (emblem,)
     return ()
 
 
