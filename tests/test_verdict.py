@@ -304,3 +304,9 @@ def test_a_logo_whose_rest_fits_without_a_piece_is_suspect_and_says_so():
     assert r.verdict == "suspect" and r.brand == "dropbox" and r.risk > 0.9
     assert r.reasons[0] == "a part of the logo is missing (42% of its ink); the rest fits Dropbox's logo"
     assert r.alignment["method"] == "rest"
+
+
+def test_a_brand_name_is_made_possessive_once():
+    from vision.verdict import possessive
+
+    assert possessive("Acme") == "Acme's" and possessive("McDonald's") == "McDonald's"

@@ -29,6 +29,7 @@ import numpy as np
 
 from .index import RefIndex
 from .record import CheckRecord
+from .verdict import possessive
 
 __all__ = ["ReuseConfig", "Reuse", "ProductView", "product_candidates", "structure", "match_copy", "find_reuse",
            "report_reuse"]
@@ -247,8 +248,8 @@ def report_reuse(record: CheckRecord, reuse: Reuse | None, brand_names: dict[str
     record.reused_reference = reuse.reference
     how = "a mirrored copy" if reuse.mirrored else "a copy"
     part = "all" if reuse.crop > 0.97 else f"a crop ({reuse.crop:.0%} of its width)"
-    record.reasons.append(f"the photo is {how} of {part} of {brand_names.get(brand, brand)}'s own product photo "
-                          f"{reuse.reference} (correlation {reuse.correlation:.2f}, colours within delta E "
+    record.reasons.append(f"the photo is {how} of {part} of {possessive(brand_names.get(brand, brand))} own product "
+                          f"photo {reuse.reference} (correlation {reuse.correlation:.2f}, colours within delta E "
                           f"{reuse.colour_gap:.1f}): sellers of fakes often show the genuine product's photo")
     if record.brand is None:
         record.brand, record.brand_name = brand, brand_names.get(brand, brand)

@@ -285,9 +285,9 @@ def named_by_features(record: CheckRecord, brand: str, name: str, inliers: int, 
     view, `runner_up` for the next brand; `box` the matched outline) but whose logo did not confirm it in
     verification (`ev`): the brand is named, `unverified`. Its risk stays the record's (a no_match's, from its
     closest logo's similarity): points that agree are no evidence either way of how the logo compares."""
-    reasons = [f"its logo's local features match {name}'s ({inliers} points agree on one view of it, at most "
-               f"{runner_up} for any other brand), but the logo {_not_compared(ev)}; geometry and detail were not "
-               f"checked"]
+    reasons = [f"its logo's local features match {possessive(name)} ({inliers} points agree on one view of it, at "
+               f"most {runner_up} for any other brand), but the logo {_not_compared(ev)}; geometry and detail were "
+               f"not checked"]
     rec = _record(record.path, "unverified", hit, ev, name, record.candidates, record.risk, reasons)
     rec.box = list(box)
     return rec
@@ -326,7 +326,8 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
     a = ev.alignment
     how = f"{a.inliers} matching features" if a.method == "sift" else "shape alignment"
     if a.method == "rest":
-        reasons = [f"a part of the logo is missing ({a.missing:.0%} of its ink); the rest fits {name}'s logo"] + reasons
+        reasons = [f"a part of the logo is missing ({a.missing:.0%} of its ink); the rest fits {possessive(name)} "
+                   f"logo"] + reasons
     elif partial:
         reasons = [f"resembles {name} but only partly matches its logo (overlap {overlap(ev):.0%}): "
                    f"a lookalike or an altered mark"] + reasons
@@ -346,9 +347,9 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
         # no differing region, no stroke weight, mirror, wordmark or colour beyond its threshold): how a genuine
         # 3-D, chromed or worn logo fits its flat drawing (real-dev: 5 of its 16 genuine `suspect` photos; 7 of the
         # 193 counterfeits flagged in benchmarks/accuracy.py seed 0), not a specific alteration
-        reasons = [f"the outline of {name}'s logo fits only loosely (overlap {a.quality:.0%} before the tolerant "
-                   f"comparison, no matching features) and differs only as a whole, as a genuine 3-D, chromed or "
-                   f"worn logo does: not judged"] + reasons
+        reasons = [f"the outline of {possessive(name)} logo fits only loosely (overlap {a.quality:.0%} before the "
+                   f"tolerant comparison, no matching features) and differs only as a whole, as a genuine 3-D, "
+                   f"chromed or worn logo does: not judged"] + reasons
         rec = _record(path, "unverified", hit, ev, name, cands, risk, reasons)
     elif score >= 1.0:
         rec = _record(path, "suspect", hit, ev, name, cands, risk, reasons)
@@ -369,6 +370,11 @@ def _judged(path, ev: Evidence, hit: BrandHit, brand_names, cands, thresholds: d
         rec.divergence["colour"] = {"ink": ev.colour.ink, "part_spread": round(ev.colour.part_spread, 2),
                                     "off_palette": round(ev.colour.off_palette, 2), "nearest": ev.colour.nearest}
     return rec
+
+
+def possessive(name: str) -> str:
+    """A brand's name as its owner's: "Acme's", and "McDonald's" as it is."""
+    return name if name.endswith(("'s", "’s")) else f"{name}'s"
 
 
 def score_to_risk(score: float) -> float:
