@@ -457,8 +457,9 @@ def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         side[top] = ink[top]
         if _within(side, named) < cfg.text_cover:
             continue
-        emblem = _crop_part(rgba, ink & ~side, cfg)
-        if emblem is not None and (emblem[..., 3] > 127).sum() >= cfg.part_ink * ink.sum():
+        # the emblem's ink and its antialiased rim (the band keeps the name's rim out of it)
+        rim = cv2.dilate((ink & ~side).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        if (emblem := _crop_part(rgba, rim, int(ink.sum()), cfg)) is not None:
             return (emblem,)
     return ()
 
@@ -473,19 +474,20 @@ def _within(ink: np.ndarray, lines: list[TextLine]) -> float:
     return float((ink & inside).sum() / max(1, ink.sum()))
 
 
-def _crop_part(rgba: np.ndarray, own: np.ndarray, cfg: ExtractConfig) -> np.ndarray | None:
-    """The part of `rgba` whose ink is the mask `own`, cropped with the margin; None when it is too small to stand
-    alone (cfg.min_part)."""
-    yy, xx = np.nonzero(own)
+def _crop_part(rgba: np.ndarray, region: np.ndarray, total: int, cfg: ExtractConfig) -> np.ndarray | None:
+    """The part of `rgba` within the boolean mask `region`, cropped with the margin; None when it cannot stand alone
+    (either side under cfg.min_part, or under cfg.part_ink of the logo's `total` ink pixels)."""
+    own = np.where(region, rgba[..., 3], 0)
+    yy, xx = np.nonzero(own > 127)
     if not len(xx):
         return None
     pad = round(cfg.margin * max(xx.max() - xx.min(), yy.max() - yy.min()))
     y0, x0 = max(0, yy.min() - pad), max(0, xx.min() - pad)
     y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
     part = rgba[y0:y1, x0:x1].copy()
-    keep = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8))[y0:y1, x0:x1] > 0  # its antialiased rim
-    part[..., 3] = np.where(keep, part[..., 3], 0)
-    return part if min(part.shape[:2]) >= cfg.min_part else None
+    part[..., 3] = own[y0:y1, x0:x1]
+    stands = min(part.shape[:2]) >= cfg.min_part and (part[..., 3] > 127).sum() >= cfg.part_ink * total
+    return part if stands else None
 
 
 def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
@@ -503,14 +505,7 @@ def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         if stats[i, cv2.CC_STAT_AREA] < 0.1 * top:  # as _components counts groups
             continue
         groups += 1
-        own = np.where(labels == i, rgba[..., 3], 0)
-        yy, xx = np.nonzero(own > 127)
-        pad = round(cfg.margin * max(xx.max() - xx.min(), yy.max() - yy.min()))
-        y0, x0 = max(0, yy.min() - pad), max(0, xx.min() - pad)
-        y1, x1 = min(rgba.shape[0], yy.max() + 1 + pad), min(rgba.shape[1], xx.max() + 1 + pad)
-        part = rgba[y0:y1, x0:x1].copy()
-        part[..., 3] = own[y0:y1, x0:x1]
-        if min(part.shape[:2]) >= cfg.min_part and (part[..., 3] > 127).sum() >= cfg.part_ink * ink.sum():
+        if (part := _crop_part(rgba, labels == i, int(ink.sum()), cfg)) is not None:
             out.append(part)  # else too small to stand alone
     return tuple(out) if groups == 2 else ()
 
