@@ -177,6 +177,8 @@ def test_an_emblem_stacked_with_its_name_is_kept_whole_and_as_its_parts():
     disc = np.nonzero(emblem.any(1))[0]
     assert abs((rows[-1] - rows[0]) - (disc[-1] - disc[0])) <= 4  # the whole disc (the file is kept at its size),
     # cut under it and not at one of its own bands
-    # the disc alone (its bands are empty rows, no name), and a name of two lines, stay one reference
+    # the disc alone (its bands are empty rows, no name), a name of two lines, and a name over a bar (a flourish
+    # smaller than the name), stay one reference
     assert extract_logo(_stack(emblem)).parts == ()
     assert extract_logo(_stack(_text_ink("ACME", 330), _text_ink("SHOP", 330))).parts == ()
+    assert extract_logo(_stack(_text_ink("ACME", 330), np.full((14, 300), 255, np.uint8))).parts == ()

@@ -426,12 +426,12 @@ def _sheet(groups: list[tuple[int, int]]) -> int:
 
 
 def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
-    """(emblem,) of a logo of one group whose name is set under or over its emblem, too close to make a group of
-    its own: cut at an empty band of rows with every line OCR reads on one side, that side's ink within those lines
-    (an emblem's own stripes are bands too) and the other side read as nothing; () otherwise. OCR runs only for a
-    logo with such a band. The name is not kept as a part: an image of a word looks like any word to the embedder
-    (real-dev: Citroën's name under its chevrons named a Nike shoe and an unbranded photo Citroën), and a name is
-    found by reading it."""
+    """(emblem,) of a logo of one group whose name is set under or over its emblem, too close to make a group of its
+    own: cut at an empty band of rows with every line OCR reads on one side, that side's ink within those lines
+    (an emblem's own stripes are bands too), the other side read as nothing and holding more ink; () otherwise.
+    OCR runs only for a logo with such a band. The name is not kept as a part: an image of a word looks like any
+    word to the embedder (real-dev: Citroën's name under its chevrons named a Nike shoe and an unbranded photo
+    Citroën), and a name is found by reading it."""
     ink = rgba[..., 3] > 127
     rows = np.nonzero(ink.any(1))[0]
     if len(rows) < 3:
@@ -455,8 +455,8 @@ def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         named, top = (over, slice(0, cut)) if over else (under, slice(cut, None))
         side = np.zeros_like(ink)
         side[top] = ink[top]
-        if _within(side, named) < cfg.text_cover:
-            continue
+        if _within(side, named) < cfg.text_cover or (ink & ~side).sum() < side.sum():
+            continue  # an emblem's own stripe, or a flourish under a name (the name is the mark there)
         # the emblem's ink and its antialiased rim (the band keeps the name's rim out of it)
         rim = cv2.dilate((ink & ~side).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         if (emblem := _crop_part(rgba, rim, int(ink.sum()), cfg)) is not None:
