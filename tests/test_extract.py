@@ -167,7 +167,7 @@ def _stack(*inks: np.ndarray, gap: int = 8) -> np.ndarray:
     return np.repeat((255 - ink)[..., None], 3, axis=2)
 
 
-def test_an_emblem_stacked_with_its_name_is_kept_whole_and_as_its_parts():
+def test_an_emblem_stacked_with_its_name_is_kept_whole_and_its_emblem_as_a_part():
     emblem, name = _striped_emblem(), _text_ink("ACME", 330)
     ex = extract_logo(_stack(emblem, name))
     assert ex.groups == 1 and any("stacked with its name" in n for n in ex.notes)

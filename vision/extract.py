@@ -141,7 +141,7 @@ def extract_logo(image: np.ndarray, cfg: ExtractConfig = ExtractConfig()) -> Ext
 
 def _lockup(rgba: np.ndarray, groups: list[tuple[int, int]], cfg: ExtractConfig) -> tuple[tuple, list[str]]:
     """A kept logo of several groups of ink -> (its two parts when it is an emblem-and-wordmark lock-up, else (),
-    the note saying so or that it looks like a sheet of logos); one group -> its two parts when it is an emblem
+    the note saying so or that it looks like a sheet of logos); one group -> (its emblem,) when it is an emblem
     stacked with its name (_stacked), else ((), [])."""
     if len(groups) < 2:
         parts = _stacked(rgba, cfg)
@@ -455,10 +455,11 @@ def _stacked(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
         named, top = (over, slice(0, cut)) if over else (under, slice(cut, None))
         side = np.zeros_like(ink)
         side[top] = ink[top]
-        if _within(side, named) < cfg.text_cover or (ink & ~side).sum() < side.sum():
+        rest = ink & ~side
+        if _within(side, named) < cfg.text_cover or rest.sum() < side.sum():
             continue  # an emblem's own stripe, or a flourish under a name (the name is the mark there)
         # the emblem's ink and its antialiased rim (the band keeps the name's rim out of it)
-        rim = cv2.dilate((ink & ~side).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        rim = cv2.dilate(rest.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         if (emblem := _crop_part(rgba, rim, int(ink.sum()), cfg)) is not None:
             return (emblem,)
     return ()
@@ -500,12 +501,13 @@ def _parts(rgba: np.ndarray, cfg: ExtractConfig) -> tuple[np.ndarray, ...]:
     joined = cv2.dilate(ink.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (gap, gap)))
     m, labels, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     top = max(stats[1:, cv2.CC_STAT_AREA])
+    total = int(ink.sum())
     out, groups = [], 0
     for i in range(1, m):
         if stats[i, cv2.CC_STAT_AREA] < 0.1 * top:  # as _components counts groups
             continue
         groups += 1
-        if (part := _crop_part(rgba, labels == i, int(ink.sum()), cfg)) is not None:
+        if (part := _crop_part(rgba, labels == i, total, cfg)) is not None:
             out.append(part)  # else too small to stand alone
     return tuple(out) if groups == 2 else ()
 
