@@ -122,3 +122,18 @@ def test_pool_survives_a_worker_crash_and_blames_only_that_file():
     assert len(rows) == len(by_path) == 13
     assert by_path["boom"]["verdict"] == "error" and "crashed" in by_path["boom"]["error"]
     assert all(by_path[f"f{i}"]["verdict"] == "no_match" for i in range(12))
+
+
+def _thread_env(item):
+    return {"path": item[0], "env": [os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")]}
+
+
+def test_pool_workers_run_one_blas_thread_and_the_caller_keeps_its_environment(monkeypatch):
+    from vision.scan import in_pool
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    # the pool spawns its processes as jobs are submitted, after it is made: each must still start with one thread
+    rows = list(in_pool([(f"f{i}", None, None) for i in range(4)], 2, _thread_env, _no_setup, ()))
+    assert [r["env"] for r in rows] == [["1", "1"]] * 4
+    assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ

@@ -235,12 +235,20 @@ def in_pool(todo: list[Item], workers: int, fn: Callable[[Item], dict], init: Ca
     """Rows `fn(item)` of `todo`, computed in `workers` spawned processes (set up by `init(*initargs)`), as they
     finish. When a worker dies, the files that were in flight are re-checked one at a time in a fresh pool, so
     only the file that kills a worker gets an error row."""
+    queue: deque[tuple[Item, bool]] = deque((item, False) for item in todo)  # (item, isolate)
+    # held while the pools run, not only while one is made: a pool spawns its processes as jobs are submitted (with
+    # the environment restored, each worker's BLAS ran a thread per core: 2 workers checked 1.4x slower)
+    with one_thread_env():
+        yield from _pool_rounds(queue, workers, fn, init, initargs, per_worker)
+
+
+def _pool_rounds(queue: deque, workers: int, fn: Callable[[Item], dict], init: Callable, initargs: tuple,
+                 per_worker: int) -> Iterator[dict]:
+    """in_pool's rounds: a pool checks `queue` ((item, isolate) pairs) until one breaks, then the next round."""
     import multiprocessing
 
-    queue: deque[tuple[Item, bool]] = deque((item, False) for item in todo)  # (item, isolate)
     while queue:
-        with one_thread_env():
-            pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), init, initargs)
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), init, initargs)
         inflight: dict = {}
         try:
             while queue or inflight:
