@@ -11,13 +11,16 @@
     memory means it does not grow with the number of files;
 (d) where one check's time goes, on one core, warm: p50/p90/p99 of a check and each stage's share (decode,
     candidates and embedding, index search, verification and its alignment, OCR, reuse, codes), on generated
-    640x480 listings and, with --real DIR (e.g. ../shared/real-dev), on that folder's listings/ photos.
+    640x480 listings and, with --real DIR (e.g. ../shared/real-dev), on that folder's listings/ photos, against the
+    bundled gallery and against a gallery of the folder's own brands (registered from its references/, as
+    benchmarks/real.py does; calibrating it takes a few minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import shutil
@@ -32,6 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from real import build_gallery  # noqa: E402  (benchmarks/real.py: a real-photo set's brands)
 
 
 def clustered(rng: np.random.Generator, n: int, dim: int, centres: int) -> np.ndarray:
@@ -257,7 +262,13 @@ def main() -> None:
             if args.real is not None:
                 real = sorted((args.real / "listings").glob("*.jpg"))
                 step = max(1, len(real) // args.profile_photos)  # spread over the folder: its brands come in runs
-                profile_checks(real[::step][:args.profile_photos], gallery, f"real photos of {args.real}")
+                real = real[::step][:args.profile_photos]
+                profile_checks(real, gallery, f"real photos of {args.real}, bundled gallery")
+                # the set's own brands, as benchmarks/real.py registers them: its photos then find their brands and
+                # pay for verifying them, as a marketplace's photos of its registered brands do
+                own = tmp / "own_gallery"
+                build_gallery(own, args.real, json.loads((args.real / "labels.json").read_text())["brands"])
+                profile_checks(real, own, f"real photos of {args.real}, its own brands' gallery")
 
 
 if __name__ == "__main__":
