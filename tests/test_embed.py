@@ -37,6 +37,14 @@ def test_shipped_embedder_contract(manifest):
     assert e([]).shape == (0, m.dim)
 
 
+def test_sessions_do_not_spin_their_idle_threads():
+    # a spinning intra-op pool takes the cores from the OpenCV and OCR work between runs (benchmarks/HISTORY.md)
+    from vision.embed import onnx_session
+
+    opts = onnx_session(MANIFESTS[0].parent / Manifest.read(MANIFESTS[0]).file, threads=0).get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_sha_mismatch_refused(tmp_path):
     src = MANIFESTS[0]
     raw = json.loads(src.read_text())

@@ -90,6 +90,9 @@ def onnx_session(onnx_path: str | os.PathLike, threads: int = 0):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # idle intra-op threads spin after each run, taking the cores from the OpenCV and OCR work done in between: a
+    # scan in one process (threads 0) used 5-13% less CPU without it, for the same rows (benchmarks/HISTORY.md)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types
